@@ -1,0 +1,667 @@
+#!/usr/bin/env python3
+"""Regenerate every PP-LCNetV2 reference file of the pplcnet crate.
+
+Run from anywhere:   .venv/bin/python tools/export_reference.py
+
+What it does (deterministic: fixed seeds, single-threaded):
+  1. Builds PPLCNetV2 with PaddleClas's own architecture code
+     (ppcls/arch/backbone/legendary_models/pp_lcnet_v2.py from the paddleclas wheel,
+     imported directly with a small package shim, not through `import paddleclas`).
+  2. Gives it seeded weights: every BatchNorm (also those inside the rep branches) gets
+     random running mean / variance / gamma / beta, every conv/fc bias is random, and
+     every conv/fc weight is a seeded normal whose scale is calibrated layer by layer
+     (LSUV style) on a fixed calibration batch so activations stay O(1) through the net.
+  3. Exports in eval mode exactly like PaddleClas's `engine.export()`:
+     re_parameterize() on every sublayer that has it (fused variant only), ExportModel
+     wrapper with nn.Softmax(axis=-1) (softmax variant only), paddle.jit.to_static with
+     InputSpec([None,3,224,224], 'float32', name='x'), paddle.jit.save (Paddle 3 PIR:
+     inference.json + inference.pdiparams); then paddle2onnx (opset 11).
+  4. Writes reference inputs, onnxruntime reference outputs, spreads against Paddle
+     Inference and Paddle dygraph, and a manifest.
+
+Outputs (relative to the project root):
+  model_assets/pplcnetv2_base.onnx                       base, fused, softmax
+  model_assets/imagenet1k_label_list.txt                 copied from the wheel
+  tests/data/models/pplcnetv2_base_{fused,unfused}_logits.onnx
+  tests/data/models/pplcnetv2_x0_25_c10_{fused,unfused}_{softmax,logits}.onnx
+  tests/data/paddle/<model>/inference.{json,pdiparams}    PIR exports (fused+softmax)
+  tests/data/inputs/<input>.u8                            224*224*3 bytes, HWC, RGB
+  tests/data/reference/<model_stem>/<input>.f32           float32 LE, num_classes values
+  tests/data/reference/manifest.json
+"""
+
+import os
+
+# Keep the CPU use modest and the numerics reproducible: one thread everywhere.
+for _v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+os.environ.setdefault("GLOG_minloglevel", "2")
+# paddle2onnx's default optimize tool (polygraphy) would pip-install onnx-graphsurgeon at
+# run time; we install it up front (requirements.txt) and forbid auto-installs.
+os.environ["POLYGRAPHY_AUTOINSTALL_DEPS"] = "0"
+
+import collections
+import hashlib
+import importlib
+import json
+import logging
+import shutil
+import sys
+import tempfile
+import types
+import warnings
+
+import numpy as np
+
+warnings.filterwarnings("ignore")
+
+import paddle  # noqa: E402
+import paddle.nn as nn  # noqa: E402
+
+paddle.set_device("cpu")
+
+# paddle2onnx's polygraphy constant folding needs these; without them it would try to
+# pip-install them at run time (it forces POLYGRAPHY_AUTOINSTALL_DEPS=1).
+for _mod in ("onnx_graphsurgeon", "sympy"):
+    try:
+        importlib.import_module(_mod)
+    except ImportError:
+        raise SystemExit(f"missing {_mod}: install tools/requirements.txt first")
+
+import onnx  # noqa: E402
+import onnxruntime as ort  # noqa: E402
+import paddle2onnx  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OPSET = 11
+H = W = 224
+MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+SCALE = np.float32(0.00392157)
+
+WEIGHT_SEED = 20240601       # weights (base and small use different sub-seeds below)
+INPUT_SEED = 1234            # the `noise` reference input
+CALIB_SEED = 7               # extra calibration images
+FC_TARGET_RMS = 2.5          # RMS over the calibration batch of the fc output minus its mean
+
+# (name, constructor kwargs, weight seed, files to write)
+MODELS = [
+    dict(
+        name="pplcnetv2_base",
+        kwargs=dict(scale=1.0, depths=[2, 2, 6, 2], class_num=1000, dropout_prob=0.2),
+        seed=WEIGHT_SEED,
+        onnx={
+            # (fused, softmax) -> path relative to ROOT
+            (True, True): "model_assets/pplcnetv2_base.onnx",
+            (False, False): "tests/data/models/pplcnetv2_base_unfused_logits.onnx",
+            (True, False): "tests/data/models/pplcnetv2_base_fused_logits.onnx",
+        },
+        paddle_dir="tests/data/paddle/pplcnetv2_base",
+        paddle_max_bytes=30 * 1024 * 1024,
+    ),
+    dict(
+        name="pplcnetv2_x0_25_c10",
+        kwargs=dict(scale=0.25, depths=[2, 2, 6, 2], class_num=10, dropout_prob=0.2),
+        seed=WEIGHT_SEED + 1,
+        onnx={
+            (True, True): "tests/data/models/pplcnetv2_x0_25_c10_fused_softmax.onnx",
+            (True, False): "tests/data/models/pplcnetv2_x0_25_c10_fused_logits.onnx",
+            (False, True): "tests/data/models/pplcnetv2_x0_25_c10_unfused_softmax.onnx",
+            (False, False): "tests/data/models/pplcnetv2_x0_25_c10_unfused_logits.onnx",
+        },
+        paddle_dir="tests/data/paddle/pplcnetv2_x0_25_c10",
+        paddle_max_bytes=None,
+    ),
+]
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+# ----------------------------------------------------------------------------------------
+# 1. PaddleClas architecture code, imported without the top-level package
+# ----------------------------------------------------------------------------------------
+def _paddleclas_root():
+    import importlib.util
+    spec = importlib.util.find_spec("paddleclas")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("paddleclas is not installed (pip install --no-deps paddleclas==2.6.0)")
+    return list(spec.submodule_search_locations)[0]
+
+
+def load_pp_lcnet_v2():
+    """Import ppcls/arch/backbone/legendary_models/pp_lcnet_v2.py from the wheel.
+
+    The package __init__ files of ppcls pull in many unrelated dependencies, so register
+    empty namespace modules for the packages (their __path__ points at the real folders,
+    so the real theseus_layer.py and utils/logger.py are used) and stub the pretrained
+    weight loader (it would import the downloader; we never load pretrained weights)."""
+    root = _paddleclas_root()
+    for name in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
+                 "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models"):
+        mod = types.ModuleType(name)
+        mod.__path__ = [os.path.join(root, *name.split("."))]
+        sys.modules[name] = mod
+    save_load = types.ModuleType("ppcls.utils.save_load")
+
+    def load_dygraph_pretrain(*args, **kwargs):
+        raise RuntimeError("pretrained weights are not available here")
+
+    save_load.load_dygraph_pretrain = load_dygraph_pretrain
+    sys.modules["ppcls.utils.save_load"] = save_load
+    module = importlib.import_module("ppcls.arch.backbone.legendary_models.pp_lcnet_v2")
+    return module, root
+
+
+PPL, PADDLECLAS_ROOT = load_pp_lcnet_v2()
+
+
+class ExportModel(nn.Layer):
+    """PaddleClas ppcls/engine/engine.py ExportModel, reduced to what a classifier uses:
+    base model, then nn.Softmax(axis=-1) when infer_add_softmax (the default)."""
+
+    def __init__(self, base_model, add_softmax):
+        super().__init__()
+        self.base_model = base_model
+        self.out_act = nn.Softmax(axis=-1) if add_softmax else None
+
+    def eval(self):
+        self.training = False
+        for layer in self.sublayers():
+            layer.training = False
+            layer.eval()
+
+    def forward(self, x):
+        x = self.base_model(x)
+        if isinstance(x, list):
+            x = x[0]
+        if self.out_act is not None:
+            if isinstance(x, dict):
+                x = x["logits"]
+            x = self.out_act(x)
+        return x
+
+
+# ----------------------------------------------------------------------------------------
+# 2. Inputs
+# ----------------------------------------------------------------------------------------
+def make_inputs():
+    """Reference images: uint8 HWC RGB, 224x224."""
+    rng = np.random.default_rng(INPUT_SEED)
+    y, x = np.mgrid[0:H, 0:W].astype(np.float64)
+    ins = collections.OrderedDict()
+    ins["noise"] = rng.integers(0, 256, size=(H, W, 3), dtype=np.uint8)
+    # smooth ramps: R left->right, G top->bottom, B along the anti-diagonal
+    ins["gradient"] = np.stack([
+        x / (W - 1) * 255.0,
+        y / (H - 1) * 255.0,
+        (x + (H - 1 - y)) / (W + H - 2) * 255.0,
+    ], axis=-1).round().astype(np.uint8)
+    # high frequency: R 1-pixel checkerboard, G 4-pixel checkerboard, B inverted 1-pixel
+    c1 = ((x + y) % 2).astype(np.int64)
+    c4 = ((x // 4 + y // 4) % 2).astype(np.int64)
+    ins["checker"] = np.stack([c1 * 255, c4 * 255, (1 - c1) * 200 + 20], axis=-1).astype(np.uint8)
+    ins["black"] = np.zeros((H, W, 3), dtype=np.uint8)
+    ins["white"] = np.full((H, W, 3), 255, dtype=np.uint8)
+    return ins
+
+
+def calibration_images(ins):
+    """Reference inputs plus three blocky seeded images (only used to scale weights)."""
+    rng = np.random.default_rng(CALIB_SEED)
+    extra = [np.kron(rng.uniform(0, 255, size=(7, 7, 3)), np.ones((32, 32, 1))).astype(np.uint8)
+             for _ in range(3)]
+    return list(ins.values()) + extra
+
+
+def normalize(u8):
+    """PaddleClas deploy NormalizeImage + ToCHWImage in float32, batch of 1."""
+    x = u8.astype(np.float32) * SCALE
+    x = (x - MEAN) / STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
+
+
+# ----------------------------------------------------------------------------------------
+# 3. Seeded weights
+# ----------------------------------------------------------------------------------------
+def seeded_state(kwargs, seed, calib_x):
+    """Build the (unfused) network, randomize it and return its state dict as numpy."""
+    net = PPL.PPLCNetV2(**kwargs)
+    net.eval()
+    rng = np.random.default_rng(seed)
+    for _, layer in net.named_sublayers():
+        if isinstance(layer, nn.BatchNorm2D):
+            c = layer.weight.shape[0]
+            layer.weight.set_value(rng.uniform(0.5, 1.5, c).astype(np.float32))
+            layer.bias.set_value((rng.standard_normal(c) * 0.1).astype(np.float32))
+            layer._mean.set_value((rng.standard_normal(c) * 0.1).astype(np.float32))
+            layer._variance.set_value(rng.uniform(0.5, 2.0, c).astype(np.float32))
+        elif isinstance(layer, nn.Conv2D):
+            shape = list(layer.weight.shape)
+            fan_in = int(np.prod(shape[1:]))
+            layer.weight.set_value(
+                (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32))
+            if layer.bias is not None:
+                layer.bias.set_value(
+                    (rng.standard_normal(layer.bias.shape) * 0.1).astype(np.float32))
+        elif isinstance(layer, nn.Linear):
+            shape = list(layer.weight.shape)  # [in, out]
+            layer.weight.set_value(
+                (rng.standard_normal(shape) * np.sqrt(1.0 / shape[0])).astype(np.float32))
+            layer.bias.set_value((rng.standard_normal(layer.bias.shape) * 0.1).astype(np.float32))
+
+    # LSUV-style calibration in one forward pass over the calibration batch (unfused form,
+    # so the branch convs are the ones scaled). Each conv/fc weight is multiplied by one
+    # scalar so that (output - bias) has RMS 1 (fc: FC_TARGET_RMS); the hook also rescales
+    # the output it returns so later layers see the calibrated activations.
+    scales = []
+
+    def hook(layer, inputs, out):
+        bias = layer.bias
+        if isinstance(layer, nn.Linear):
+            # The pooled features are post-ReLU, so their mean over inputs dominates and a
+            # random fc maps every input to the same top class. Keep the random weight (scaled
+            # to FC_TARGET_RMS) but shift the random bias by minus the mean logit over the
+            # calibration batch, so the top class depends on the input. (Projecting the mean
+            # direction out of the weight instead would amplify float noise ~5x.)
+            y = (out - bias).numpy().astype(np.float64)
+            yc = y - y.mean(0)
+            s = np.float32(FC_TARGET_RMS / np.sqrt((yc * yc).mean()))
+            layer.weight.set_value(layer.weight.numpy() * s)
+            y = paddle.to_tensor((y * float(s)).astype(np.float32))
+            new_bias = (bias.numpy() - y.numpy().astype(np.float64).mean(0)).astype(np.float32)
+            layer.bias.set_value(new_bias)
+            scales.append(float(s))
+            return y + paddle.to_tensor(new_bias)
+        if bias is None:
+            y = out
+        else:
+            y = out - bias.reshape([1, -1, 1, 1])
+        s = np.float32(1.0 / float(paddle.sqrt((y * y).mean())))
+        layer.weight.set_value(layer.weight.numpy() * s)
+        scales.append(float(s))
+        return y * float(s) + (out - y)
+
+    handles = [l.register_forward_post_hook(hook) for _, l in net.named_sublayers()
+               if isinstance(l, (nn.Conv2D, nn.Linear))]
+    with paddle.no_grad():
+        net(paddle.to_tensor(calib_x))
+    for h in handles:
+        h.remove()
+    state = collections.OrderedDict((k, v.numpy().copy()) for k, v in net.state_dict().items())
+    return state, scales
+
+
+def make_model(kwargs, state, fused, softmax):
+    net = PPL.PPLCNetV2(**kwargs)
+    net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+    model = ExportModel(net, softmax)
+    model.eval()
+    if fused:
+        # PaddleClas engine.export(): re-parameterize every layer that supports it
+        for layer in net.sublayers():
+            if hasattr(layer, "re_parameterize") and not getattr(layer, "is_repped", False):
+                layer.re_parameterize()
+    return model
+
+
+# ----------------------------------------------------------------------------------------
+# 4. Export and run
+# ----------------------------------------------------------------------------------------
+def paddle_export(model, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    static = paddle.jit.to_static(
+        model,
+        input_spec=[paddle.static.InputSpec(shape=[None, 3, H, W], dtype="float32", name="x")],
+        full_graph=True)
+    paddle.jit.save(static, os.path.join(out_dir, "inference"))
+    for f in ("inference.json", "inference.pdiparams"):
+        if not os.path.exists(os.path.join(out_dir, f)):
+            raise RuntimeError(f"paddle.jit.save did not write {f} in {out_dir}")
+
+
+def to_onnx(paddle_dir, save_file):
+    os.makedirs(os.path.dirname(save_file), exist_ok=True)
+    if os.path.exists(save_file):
+        os.remove(save_file)
+    # Same call as the `paddle2onnx` CLI (default optimize_tool polygraphy) with --opset_version 11
+    paddle2onnx.export(
+        model_filename=os.path.join(paddle_dir, "inference.json"),
+        params_filename=os.path.join(paddle_dir, "inference.pdiparams"),
+        save_file=save_file,
+        opset_version=OPSET,
+        auto_upgrade_opset=True,
+        enable_onnx_checker=True,
+        enable_experimental_op=True,
+        enable_optimize=True,
+        deploy_backend="onnxruntime",
+        optimize_tool="polygraphy",
+    )
+    if not os.path.exists(save_file):
+        raise RuntimeError(f"paddle2onnx failed for {paddle_dir}")
+    model = onnx.load(save_file)
+    onnx.checker.check_model(model, full_check=True)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    return model, opsets
+
+
+def ort_session(path):
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+
+
+def run_ort(path, xs, optimized=False):
+    if optimized:  # default session: all graph optimizations (BN folding etc.), default threads
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    else:
+        sess = ort_session(path)
+    name = sess.get_inputs()[0].name
+    return [sess.run(None, {name: x})[0][0].astype(np.float32) for x in xs]
+
+
+def run_paddle_inference(paddle_dir, xs, mkldnn):
+    from paddle import inference
+    cfg = inference.Config(os.path.join(paddle_dir, "inference.json"),
+                           os.path.join(paddle_dir, "inference.pdiparams"))
+    cfg.disable_gpu()
+    cfg.set_cpu_math_library_num_threads(1)
+    if mkldnn:
+        cfg.enable_mkldnn()
+    else:
+        cfg.disable_mkldnn()
+    cfg.disable_glog_info()
+    pred = inference.create_predictor(cfg)
+    in_name = pred.get_input_names()[0]
+    out_name = pred.get_output_names()[0]
+    outs = []
+    for x in xs:
+        h = pred.get_input_handle(in_name)
+        h.reshape(x.shape)
+        h.copy_from_cpu(x)
+        pred.run()
+        outs.append(pred.get_output_handle(out_name).copy_to_cpu()[0].astype(np.float32))
+    return outs
+
+
+def run_dygraph(model, xs):
+    with paddle.no_grad():
+        return [model(paddle.to_tensor(x)).numpy()[0].astype(np.float32) for x in xs]
+
+
+def maxdiff(a, b):
+    return float(max(np.abs(x - y).max() for x, y in zip(a, b)))
+
+
+# ----------------------------------------------------------------------------------------
+# 5. ONNX graph statistics
+# ----------------------------------------------------------------------------------------
+def graph_stats(model):
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    ops = collections.Counter(n.op_type for n in g.node)
+    shapes = {}
+    inferred = onnx.shape_inference.infer_shapes(model)
+    for vi in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output):
+        dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                for d in vi.type.tensor_type.shape.dim]
+        shapes[vi.name] = dims
+    for name, t in inits.items():
+        shapes[name] = list(t.dims)
+
+    def numel_per_sample(dims):
+        return int(np.prod([d for d in dims[1:]]))
+
+    macs = collections.Counter()
+    for n in g.node:
+        if n.op_type == "Conv":
+            wdims = shapes[n.input[1]]
+            odims = shapes[n.output[0]]
+            group = next((a.i for a in n.attribute if a.name == "group"), 1)
+            per_out = int(np.prod(wdims[1:]))  # Cin/group * kh * kw
+            kind = "depthwise" if group > 1 else ("pointwise" if wdims[2:] == [1, 1] else "conv")
+            macs[kind] += numel_per_sample(odims) * per_out
+        elif n.op_type in ("MatMul", "Gemm"):
+            wdims = shapes[n.input[1]]
+            macs["fc"] += int(np.prod(wdims))
+    float_params = sum(int(np.prod(t.dims)) for t in g.initializer
+                       if t.data_type == onnx.TensorProto.FLOAT)
+    bn_stats = 0
+    for n in g.node:
+        if n.op_type == "BatchNormalization":
+            bn_stats += sum(int(np.prod(inits[i].dims)) for i in n.input[3:5] if i in inits)
+    inp = g.input[0]
+    in_dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+               for d in inp.type.tensor_type.shape.dim]
+    out = g.output[0]
+    out_dims = [d.dim_value if d.HasField("dim_value") else (d.dim_param or "?")
+                for d in out.type.tensor_type.shape.dim]
+    return dict(
+        op_counts=dict(sorted(ops.items())),
+        num_nodes=len(g.node),
+        num_initializers=len(g.initializer),
+        input=dict(name=inp.name, dims=in_dims),
+        output=dict(name=out.name, dims=out_dims),
+        float_parameters=float_params,
+        float_parameters_without_bn_running_stats=float_params - bn_stats,
+        multiply_adds=int(sum(macs.values())),
+        multiply_adds_by_kind=dict(sorted(macs.items())),
+    )
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_f32(path, arr):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    np.asarray(arr, dtype="<f4").tofile(path)
+
+
+# ----------------------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------------------
+def main():
+    logging.getLogger().setLevel(logging.ERROR)
+    paddle.seed(0)
+    np.random.seed(0)
+    rel = lambda p: os.path.relpath(p, ROOT)  # noqa: E731
+    P = lambda p: os.path.join(ROOT, p)  # noqa: E731
+
+    # inputs
+    ins = make_inputs()
+    for name, u8 in ins.items():
+        path = P(f"tests/data/inputs/{name}.u8")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        assert u8.shape == (H, W, 3) and u8.dtype == np.uint8
+        u8.tofile(path)
+    xs = [normalize(u8) for u8 in ins.values()]
+    calib_x = np.concatenate([normalize(u8) for u8 in calibration_images(ins)])
+
+    # labels
+    os.makedirs(P("model_assets"), exist_ok=True)
+    shutil.copyfile(os.path.join(PADDLECLAS_ROOT, "ppcls/utils/imagenet1k_label_list.txt"),
+                    P("model_assets/imagenet1k_label_list.txt"))
+
+    ref_root = P("tests/data/reference")
+    if os.path.isdir(ref_root):
+        shutil.rmtree(ref_root)
+    os.makedirs(ref_root)
+
+    manifest = collections.OrderedDict()
+    manifest["generator"] = "tools/export_reference.py"
+    manifest["versions"] = dict(
+        python=sys.version.split()[0], paddlepaddle=paddle.__version__,
+        paddle2onnx=paddle2onnx.__version__, onnxruntime=ort.__version__,
+        onnx=onnx.__version__, numpy=np.__version__, paddleclas="2.6.0")
+    manifest["onnx_opset"] = OPSET
+    manifest["preprocess"] = dict(
+        layout="u8 HWC RGB 224x224 -> f32 NCHW [1,3,224,224]",
+        formula="(u8.astype(float32) * float32(0.00392157) - mean) / std",
+        scale="0.00392157", mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])
+    manifest["reference_runtime"] = ("onnxruntime CPUExecutionProvider, ORT_DISABLE_ALL, "
+                                     "1 intra-op thread, sequential")
+    manifest["inputs"] = {name: f"tests/data/inputs/{name}.u8" for name in ins}
+    manifest["weights"] = dict(
+        note=("random seeded weights, NOT the official pretrained ones. BN: mean N(0,1)*0.1, "
+              "var U(0.5,2), gamma U(0.5,1.5), beta N(0,1)*0.1 (every BN incl. rep branches); "
+              "conv/fc bias N(0,1)*0.1; conv weight N(0, 2/fan_in), fc weight N(0, 1/in), each "
+              "then multiplied by one scalar so its output has RMS 1 (fc: centered RMS %.1f) "
+              "on a fixed calibration batch (LSUV); the fc bias is the random bias minus the mean "
+              "logit over the calibration batch, so the top class varies with the input." % FC_TARGET_RMS),
+    )
+    manifest["models"] = collections.OrderedDict()
+    summary = []
+
+    for spec in MODELS:
+        name, kwargs = spec["name"], spec["kwargs"]
+        log(f"\n=== {name}: PPLCNetV2({kwargs})")
+        state, scales = seeded_state(kwargs, spec["seed"], calib_x)
+        log(f"calibration scales: min {min(scales):.3f} max {max(scales):.3f} ({len(scales)} layers)")
+        results = {}
+        with tempfile.TemporaryDirectory(prefix="pplcnet_export_") as tmp:
+            for fused in (True, False):
+                for softmax in (True, False):
+                    variant = f"{'fused' if fused else 'unfused'}_{'softmax' if softmax else 'logits'}"
+                    model = make_model(kwargs, state, fused, softmax)
+                    dy = run_dygraph(model, xs)
+                    pdir = os.path.join(tmp, variant)
+                    paddle_export(model, pdir)
+                    pi = run_paddle_inference(pdir, xs, mkldnn=False)
+                    try:
+                        pi_mkl = run_paddle_inference(pdir, xs, mkldnn=True)
+                        mkl_err = None
+                    except Exception as e:  # pragma: no cover
+                        pi_mkl, mkl_err = None, repr(e)
+                    target = spec["onnx"].get((fused, softmax))
+                    if target is None:
+                        tmp_onnx = os.path.join(tmp, variant + ".onnx")
+                    else:
+                        tmp_onnx = P(target)
+                    omodel, opsets = to_onnx(pdir, tmp_onnx)
+                    ox = run_ort(tmp_onnx, xs)
+                    ox_opt = run_ort(tmp_onnx, xs, optimized=True)
+                    results[(fused, softmax)] = dict(
+                        variant=variant, target=target, onnx_path=tmp_onnx, ort=ox, ort_opt=ox_opt, dygraph=dy,
+                        pi=pi, pi_mkl=pi_mkl, mkl_err=mkl_err, opsets=opsets,
+                        stats=graph_stats(omodel))
+                    if (fused, softmax) == (True, True):
+                        dst = P(spec["paddle_dir"])
+                        if os.path.isdir(dst):
+                            shutil.rmtree(dst)
+                        size = sum(os.path.getsize(os.path.join(pdir, f))
+                                   for f in ("inference.json", "inference.pdiparams"))
+                        if spec["paddle_max_bytes"] is None or size <= spec["paddle_max_bytes"]:
+                            os.makedirs(dst)
+                            for f in ("inference.json", "inference.pdiparams"):
+                                shutil.copyfile(os.path.join(pdir, f), os.path.join(dst, f))
+                            log(f"kept Paddle PIR export in {rel(dst)} ({size} bytes)")
+                        else:
+                            log(f"Paddle PIR export of {name} is {size} bytes > limit: not kept")
+                        results[(fused, softmax)]["paddle_dir_size"] = size
+                    log(f"{variant}: exported, ORT vs Paddle Inference {maxdiff(ox, pi):.2e}")
+
+        # sanity: outputs must depend on the input and logits must be O(1..15)
+        logits = np.stack(results[(True, False)]["ort"])
+        probs = np.stack(results[(True, True)]["ort"])
+        spread = float((logits.max(0) - logits.min(0)).max())
+        absmax = np.abs(logits).max(1)
+        pmax = probs.max(1)
+        log(f"logit |max| per input: {np.round(absmax, 2).tolist()}")
+        log(f"logit spread across inputs (max over classes of max-min): {spread:.3f}")
+        log(f"softmax max prob per input: {np.round(pmax, 4).tolist()}; "
+            f"argmax: {logits.argmax(1).tolist()}")
+        if spread < 1e-1:
+            raise SystemExit(f"{name}: outputs hardly depend on the input (spread {spread})")
+        if not (absmax.max() < 50 and absmax.min() > 0.5):
+            raise SystemExit(f"{name}: logit magnitudes out of range: {absmax}")
+        if np.all(pmax > 0.99):
+            raise SystemExit(f"{name}: softmax one-hot for every input")
+
+        fused_vs_unfused = {
+            "logits": maxdiff(results[(True, False)]["ort"], results[(False, False)]["ort"]),
+        }
+        fused_vs_unfused["softmax"] = maxdiff(results[(True, True)]["ort"],
+                                              results[(False, True)]["ort"])
+        softmax_check = float(max(
+            np.abs(np.exp(l - l.max()) / np.exp(l - l.max()).sum() - p).max()
+            for l, p in zip(results[(True, False)]["ort"], results[(True, True)]["ort"])))
+
+        for (fused, softmax), target in spec["onnx"].items():
+            r = results[(fused, softmax)]
+            stem = os.path.splitext(os.path.basename(target))[0]
+            for inp, out in zip(ins, r["ort"]):
+                write_f32(os.path.join(ref_root, stem, f"{inp}.f32"), out)
+            entry = collections.OrderedDict()
+            entry["file"] = target
+            entry["sha256"] = sha256(P(target))
+            entry["bytes"] = os.path.getsize(P(target))
+            entry["architecture"] = dict(kwargs, constructor="PPLCNetV2")
+            entry["num_classes"] = kwargs["class_num"]
+            entry["output_kind"] = "probabilities" if softmax else "logits"
+            entry["fused"] = fused
+            entry["opset"] = r["opsets"]
+            entry["inputs"] = list(ins)
+            entry["reference_dir"] = f"tests/data/reference/{stem}"
+            entry["input_name"] = r["stats"]["input"]["name"]
+            entry["input_dims"] = r["stats"]["input"]["dims"]
+            entry["output_name"] = r["stats"]["output"]["name"]
+            entry["output_dims"] = r["stats"]["output"]["dims"]
+            entry["output_absmax"] = float(np.abs(np.stack(r["ort"])).max())
+            entry["spreads"] = collections.OrderedDict([
+                ("ort_vs_paddle_inference", maxdiff(r["ort"], r["pi"])),
+                ("ort_vs_paddle_inference_mkldnn",
+                 maxdiff(r["ort"], r["pi_mkl"]) if r["pi_mkl"] is not None else None),
+                ("paddle_inference_vs_mkldnn",
+                 maxdiff(r["pi"], r["pi_mkl"]) if r["pi_mkl"] is not None else None),
+                ("ort_vs_paddle_dygraph", maxdiff(r["ort"], r["dygraph"])),
+                ("ort_vs_ort_all_optimizations", maxdiff(r["ort"], r["ort_opt"])),
+                ("fused_vs_unfused_ort", fused_vs_unfused["softmax" if softmax else "logits"]),
+                ("logit_spread_across_inputs", spread),
+            ])
+            if r["mkl_err"]:
+                entry["spreads"]["mkldnn_error"] = r["mkl_err"]
+            entry["graph"] = r["stats"]
+            if (fused, softmax) == (True, True):
+                entry["paddle_pir_export"] = (spec["paddle_dir"] if os.path.isdir(P(spec["paddle_dir"]))
+                                              else None)
+                entry["softmax_of_fused_logits_vs_probabilities"] = softmax_check
+            manifest["models"][stem] = entry
+            summary.append((stem, entry))
+
+    with open(os.path.join(ref_root, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+
+    # ------------------------------------------------------------------ summary
+    log("\n=== summary")
+    log("versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()))
+    total = 0
+    for stem, e in summary:
+        g = e["graph"]
+        total += e["bytes"]
+        log(f"\n{stem}  ({e['file']}, {e['bytes']} bytes, opset {e['opset']}, "
+            f"{e['output_kind']}, input {g['input']['name']} {g['input']['dims']}, "
+            f"output {g['output']['name']} {g['output']['dims']})")
+        log("  ops: " + ", ".join(f"{k} {v}" for k, v in g["op_counts"].items()))
+        log(f"  params {g['float_parameters']} (without BN running stats "
+            f"{g['float_parameters_without_bn_running_stats']}), multiply-adds {g['multiply_adds']} "
+            f"{g['multiply_adds_by_kind']}")
+        log("  spreads: " + ", ".join(
+            f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in e["spreads"].items()))
+        if "softmax_of_fused_logits_vs_probabilities" in e:
+            log(f"  softmax(fused logits) vs fused probabilities: "
+                f"{e['softmax_of_fused_logits_vs_probabilities']:.2e}")
+    log(f"\ntotal ONNX bytes: {total}")
+
+
+if __name__ == "__main__":
+    main()
