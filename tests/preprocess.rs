@@ -49,10 +49,12 @@ fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
 // ---- helpers ----
 
 /// Largest difference JPEG decoding (image crate vs libjpeg-turbo) may make, per channel value.
-/// Measured on the committed JPEGs: see `jpeg_cases` output (`cargo test -- --nocapture`).
-const JPEG_MAX_ABS: u8 = 12;
+/// Measured (image 0.25.10 / zune-jpeg 0.5 vs opencv-python 4.14's libjpeg-turbo 3.1): 4:2:0 files
+/// differ in ~15-20% of values, max 3, mean 0.23 (chroma upsampling); 4:4:4 and grey in <1%,
+/// max 2; see `cargo test --test preprocess jpeg_cases -- --nocapture`.
+const JPEG_MAX_ABS: u8 = 6;
 /// And the largest mean absolute difference.
-const JPEG_MAX_MEAN: f64 = 0.5;
+const JPEG_MAX_MEAN: f64 = 0.4;
 
 /// `PPLCNET_PREPROCESS_REF=DIR` runs the same checks on another generated set
 /// (`make_preprocess_reference.py --out DIR [--seed N]`).
