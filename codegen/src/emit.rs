@@ -1,0 +1,411 @@
+//! Code emission: an optimized, planned graph -> one Rust module of straight-line calls to
+//! shape-specialized kernels (one function per layer), plus the packed weight blob it embeds.
+
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote};
+
+use crate::error::{Error, Result};
+use crate::ir::{Activation, Graph, Node, Op};
+use crate::pack::{self, Blob, Segment};
+use crate::plan::Plan;
+
+/// What the generated module is told about the model.
+pub struct ModuleInfo<'a> {
+    /// Path prefix of the runtime crate in generated code (`crate` inside pplcnet, `::pplcnet` elsewhere).
+    pub runtime: &'a str,
+    /// Absolute path of the weight blob for `include_bytes!`.
+    pub weights_path: &'a str,
+    pub labels: &'a [String],
+    /// Parameters and multiply-adds of the model as loaded (before passes).
+    pub params: usize,
+    pub macs: usize,
+    pub output_is_probabilities: bool,
+    pub seeded_default: bool,
+}
+
+/// The generated source and weights.
+pub struct Emitted {
+    pub code: String,
+    pub weights: Vec<u8>,
+    /// One line per kernel call, for `info` and docs.
+    pub layers: Vec<String>,
+}
+
+/// Emits the module for `g` (optimized) with buffers from `plan`.
+pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
+    let rt: TokenStream = info.runtime.parse().map_err(|_| Error::file(&g.source, "bad runtime path"))?;
+    let mut blob = Blob::default();
+    let mut fns = Vec::new();
+    let mut calls = Vec::new();
+    let mut layers = Vec::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if matches!(node.op, Op::Input | Op::Reshape) {
+            continue;
+        }
+        let lowered = lower(g, plan, node, &mut blob, &rt)?;
+        let fname = format_ident!("layer_{:03}_{}", i, lowered.kernel);
+        let doc = format!(" `{}`: {}", node.name, lowered.summary);
+        let body = lowered.body;
+        let uses_input = lowered.reads_pixels;
+        let input_param = if uses_input { quote!(input: &[u8; INPUT_LEN],) } else { quote!() };
+        let input_arg = if uses_input { quote!(input,) } else { quote!() };
+        fns.push(quote! {
+            #[doc = #doc]
+            #[inline(never)]
+            #[allow(unused_variables)]
+            fn #fname(#input_param ws: &mut [f32], w: &[f32]) {
+                #body
+            }
+        });
+        calls.push(quote!(#fname(#input_arg ws, w);));
+        layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
+    }
+
+    let in_shape = g.shape(g.input);
+    let (h, w) = (in_shape[2], in_shape[3]);
+    let input_len = 3 * h * w;
+    let (out_off, out_len) = plan.slots[g.output].ok_or_else(|| Error::file(&g.source, "the output is the raw input"))?;
+    if info.labels.len() != out_len {
+        return Err(Error::file(
+            &g.source,
+            format!("{} labels given for a model with {out_len} outputs", info.labels.len()),
+        ));
+    }
+    let weights = blob.to_bytes();
+    let weight_bytes = weights.len();
+    let ws_len = plan.workspace_len.max(16);
+    let ws_bytes = ws_len * 4;
+    let name = &g.name;
+    let source = g.source.display().to_string();
+    let (params, macs) = (info.params as u64, info.macs as u64);
+    let output = if info.output_is_probabilities { quote!(Probabilities) } else { quote!(Logits) };
+    let seeded = info.seeded_default;
+    let weights_path = info.weights_path;
+    let labels = info.labels;
+    let layer_strs = &layers;
+
+    let tokens = quote! {
+        #[allow(unused_imports)]
+        use #rt::kernels::{self as k, Act};
+
+        /// Image height the model takes.
+        pub const INPUT_HEIGHT: usize = #h;
+        /// Image width the model takes.
+        pub const INPUT_WIDTH: usize = #w;
+        /// Bytes of one input image: `INPUT_HEIGHT * INPUT_WIDTH * 3`, RGB, row-major (HWC).
+        pub const INPUT_LEN: usize = #input_len;
+        /// Number of model outputs (classes).
+        pub const NUM_CLASSES: usize = #out_len;
+        /// Length of [`Workspace`] in `f32`.
+        pub const WORKSPACE_LEN: usize = #ws_len;
+
+        /// What was compiled into this module.
+        pub const MODEL: #rt::ModelInfo = #rt::ModelInfo {
+            name: #name,
+            source: #source,
+            params: #params,
+            macs: #macs,
+            output: #rt::OutputKind::#output,
+            workspace_bytes: #ws_bytes,
+            weight_bytes: #weight_bytes,
+            seeded_default: #seeded,
+            layers: &[#(#layer_strs),*],
+        };
+
+        /// Class names, index = class id.
+        pub static LABELS: [&str; NUM_CLASSES] = [#(#labels),*];
+
+        #[repr(C, align(64))]
+        struct Aligned<T: ?Sized>(T);
+
+        static WEIGHT_BYTES: &Aligned<[u8; #weight_bytes]> = &Aligned(*include_bytes!(#weights_path));
+
+        /// Activation memory for one inference: a fixed-size, 64-byte aligned buffer that can live in a
+        /// `static`, in a `Box` made once ([`Workspace::new_boxed`]), or on a large enough stack.
+        #[repr(C, align(64))]
+        pub struct Workspace {
+            buf: [f32; WORKSPACE_LEN],
+        }
+
+        impl Workspace {
+            /// A zeroed workspace (usable in `static` initializers).
+            pub const fn new() -> Self {
+                Workspace { buf: [0.0; WORKSPACE_LEN] }
+            }
+        }
+
+        impl Default for Workspace {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        // SAFETY: `Workspace` is a `repr(C)` wrapper of an `f32` array, for which all-zero bytes are valid.
+        unsafe impl #rt::__private::bytemuck::Zeroable for Workspace {}
+
+        /// Runs the model on one image (`INPUT_LEN` bytes of RGB, HWC) using `ws` for all intermediate
+        /// values. Performs no heap allocation.
+        pub fn classify_with(input: &[u8; INPUT_LEN], ws: &mut Workspace) -> [f32; NUM_CLASSES] {
+            let w: &[f32] = #rt::__private::bytemuck::cast_slice(&WEIGHT_BYTES.0[..]);
+            let ws = &mut ws.buf[..];
+            #(#calls)*
+            let mut out = [0.0f32; NUM_CLASSES];
+            out.copy_from_slice(&ws[#out_off..#out_off + NUM_CLASSES]);
+            out
+        }
+
+        #(#fns)*
+    };
+    let header = format!(
+        "// @generated by pplcnet-codegen from {}. Do not edit.\n// {} layers, workspace {} bytes, weights {} bytes.\n",
+        g.source.display(),
+        layers.len(),
+        ws_bytes,
+        weight_bytes
+    );
+    Ok(Emitted { code: header + &tokens.to_string(), weights, layers })
+}
+
+struct Lowered {
+    kernel: &'static str,
+    summary: String,
+    body: TokenStream,
+    reads_pixels: bool,
+}
+
+fn seg(s: Segment) -> TokenStream {
+    let (a, b) = (s.offset, s.offset + s.len);
+    quote!(&w[#a..#b])
+}
+
+fn act_tokens(a: Activation) -> TokenStream {
+    match a {
+        Activation::Identity => quote!(Act::Identity),
+        Activation::Relu => quote!(Act::Relu),
+        Activation::Sigmoid => quote!(Act::Sigmoid),
+        Activation::HardSwish => quote!(Act::HardSwish),
+        Activation::HardSigmoid { alpha, beta } => quote!(Act::HardSigmoid { alpha: #alpha, beta: #beta }),
+        Activation::Clip { min, max } => quote!(Act::Clip { min: #min, max: #max }),
+    }
+}
+
+fn act_name(a: Activation) -> &'static str {
+    match a {
+        Activation::Identity => "",
+        Activation::Relu => " +relu",
+        Activation::Sigmoid => " +sigmoid",
+        Activation::HardSwish => " +hardswish",
+        Activation::HardSigmoid { .. } => " +hardsigmoid",
+        Activation::Clip { .. } => " +clip",
+    }
+}
+
+/// `let (src.., dst) = k::split(...)` for the node's inputs and output.
+fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>) {
+    let (d0, dl) = plan.slots[output].expect("outputs have storage");
+    let names: Vec<Ident> = (0..inputs.len()).map(|i| format_ident!("src{}", i)).collect();
+    let ranges: Vec<TokenStream> = inputs
+        .iter()
+        .map(|&v| {
+            let (o, l) = plan.slots[v].expect("inputs have storage");
+            quote!((#o, #l))
+        })
+        .collect();
+    let n = inputs.len();
+    let split = quote! {
+        let ([#(#names),*], dst) = k::split::<#n>(ws, [#(#ranges),*], (#d0, #dl));
+    };
+    (split, names)
+}
+
+fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream) -> Result<Lowered> {
+    let unsupported = |why: String| Error::node(&g.source, &node.name, node.op.kind(), why);
+    let in_shape = |i: usize| g.shape(node.inputs[i]).to_vec();
+    let out_shape = g.shape(node.output).to_vec();
+    let usize_lit = |x: usize| x;
+    match &node.op {
+        Op::Conv(c) => {
+            let s = in_shape(0);
+            let (ih, iw, cin) = (s[2], s[3], s[1]);
+            let (oh, ow, cout) = (out_shape[2], out_shape[3], out_shape[1]);
+            let [kh, kw] = c.kernel();
+            let [sh, sw] = c.stride;
+            let (pt, pl) = (c.pads[0], c.pads[1]);
+            let act = act_tokens(c.act);
+            if node.inputs[0] == g.input {
+                if c.groups != 1 || c.residual {
+                    return Err(unsupported("a grouped or residual conv on the raw input has no kernel".into()));
+                }
+                let wseg = seg(blob.push(&pack::direct(c)));
+                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::STEM_CO_BLOCK)));
+                let pads = c.pad_value.clone().unwrap_or_else(|| vec![0.0; cin]);
+                let pseg = seg(blob.push(&pads));
+                let (d0, dl) = plan.slots[node.output].expect("storage");
+                let body = quote! {
+                    let dst = &mut ws[#d0..#d0 + #dl];
+                    k::conv_u8::conv_u8::<#ih, #iw, #cin, #oh, #ow, #cout, #kh, #kw, #sh, #sw, #pt, #pl>(
+                        &input[..], #wseg, #bseg, #pseg, #act, dst);
+                };
+                return Ok(Lowered {
+                    kernel: "conv_u8",
+                    summary: format!("{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}", act_name(c.act)),
+                    body,
+                    reads_pixels: true,
+                });
+            }
+            if c.pad_value.is_some() {
+                return Err(unsupported("padding with non-zero values is only supported on the raw input".into()));
+            }
+            if c.is_depthwise() && cin == cout && !c.residual {
+                let wseg = seg(blob.push(&pack::depthwise(&c.weight)));
+                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, 1)));
+                let (split, src) = io(plan, &node.inputs, node.output);
+                let s0 = &src[0];
+                let body = quote! {
+                    #split
+                    k::dwconv::dwconv::<#ih, #iw, #cin, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, #wseg, #bseg, #act, dst);
+                };
+                return Ok(Lowered {
+                    kernel: "dwconv",
+                    summary: format!("{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}", act_name(c.act)),
+                    body,
+                    reads_pixels: false,
+                });
+            }
+            if c.is_pointwise() {
+                let m = usize_lit(ih * iw);
+                let wseg = seg(blob.push(&pack::pointwise(&c.weight)));
+                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
+                let (split, src) = io(plan, &node.inputs, node.output);
+                let s0 = &src[0];
+                let residual = match src.get(1) {
+                    Some(r) => quote!(Some(#r)),
+                    None => quote!(None),
+                };
+                let body = quote! {
+                    #split
+                    k::pwconv::pwconv::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
+                };
+                return Ok(Lowered {
+                    kernel: "pwconv",
+                    summary: format!(
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}",
+                        act_name(c.act),
+                        if c.residual { " +residual" } else { "" }
+                    ),
+                    body,
+                    reads_pixels: false,
+                });
+            }
+            Err(unsupported(format!(
+                "no kernel for a {kh}x{kw} conv with {} groups, stride {sh}x{sw} on {cin} channels \
+                 (supported: depthwise, 1x1 pointwise, and any conv on the raw input image)",
+                c.groups
+            )))
+        }
+        Op::SqueezeExcite(se) => {
+            let s = in_shape(0);
+            let (c, hw) = (s[1], s[2] * s[3]);
+            let r = se.w1.shape[0];
+            let w1 = seg(blob.push(&pack::transpose(r, c, &se.w1.data)));
+            let b1 = seg(blob.push(&se.b1));
+            let w2 = seg(blob.push(&pack::transpose(c, r, &se.w2.data)));
+            let b2 = seg(blob.push(&se.b2));
+            let (a1, a2) = (act_tokens(se.act), act_tokens(se.gate));
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            let body = quote! {
+                #split
+                k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+            };
+            Ok(Lowered {
+                kernel: "squeeze_excite",
+                summary: format!("{}x{}x{c} via {r}", s[2], s[3]),
+                body,
+                reads_pixels: false,
+            })
+        }
+        Op::GlobalAvgPool => {
+            let s = in_shape(0);
+            let (c, hw) = (s[1], s[2] * s[3]);
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            Ok(Lowered {
+                kernel: "global_avg_pool",
+                summary: format!("{}x{}x{c} -> {c}", s[2], s[3]),
+                body: quote! { #split k::pool::global_avg_pool::<#hw, #c>(#s0, dst); },
+                reads_pixels: false,
+            })
+        }
+        Op::MatMul { weight, bias, act } => {
+            let (kk, n) = (weight.shape[0], weight.shape[1]);
+            let wseg = seg(blob.push(&weight.data));
+            let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, 1)));
+            let a = act_tokens(*act);
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            Ok(Lowered {
+                kernel: "fully_connected",
+                summary: format!("{kk} -> {n}{}", act_name(*act)),
+                body: quote! { #split k::fc::fully_connected::<#kk, #n>(#s0, #wseg, #bseg, #a, dst); },
+                reads_pixels: false,
+            })
+        }
+        Op::Softmax => {
+            let n = out_shape.iter().product::<usize>();
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            Ok(Lowered {
+                kernel: "softmax",
+                summary: format!("{n}"),
+                body: quote! { #split k::softmax::softmax::<#n>(#s0, dst); },
+                reads_pixels: false,
+            })
+        }
+        Op::Act(a) => {
+            let n = out_shape.iter().product::<usize>();
+            let at = act_tokens(*a);
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            Ok(Lowered {
+                kernel: "activation",
+                summary: format!("{n}{}", act_name(*a)),
+                body: quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
+                reads_pixels: false,
+            })
+        }
+        Op::Add | Op::Mul => {
+            let (a, b) = (in_shape(0), in_shape(1));
+            let n = out_shape.iter().product::<usize>();
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let (s0, s1) = (&src[0], &src[1]);
+            let is_add = matches!(node.op, Op::Add);
+            if a == b {
+                let f = if is_add { quote!(add) } else { quote!(mul) };
+                return Ok(Lowered {
+                    kernel: if is_add { "add" } else { "mul" },
+                    summary: format!("{n}"),
+                    body: quote! { #split k::eltwise::#f::<#n>(#s0, #s1, dst); },
+                    reads_pixels: false,
+                });
+            }
+            // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
+            let chan = |x: &[usize], y: &[usize]| x.len() == 4 && y == [1, x[1], 1, 1];
+            if !is_add && (chan(&a, &b) || chan(&b, &a)) {
+                let (x, s, shape) = if chan(&a, &b) { (s0, s1, &a) } else { (s1, s0, &b) };
+                let (hw, c) = (shape[2] * shape[3], shape[1]);
+                return Ok(Lowered {
+                    kernel: "scale_channels",
+                    summary: format!("{}x{}x{c}", shape[2], shape[3]),
+                    body: quote! { #split k::eltwise::scale_channels::<#hw, #c>(#x, #s, dst); },
+                    reads_pixels: false,
+                });
+            }
+            Err(unsupported(format!("broadcasting {a:?} with {b:?} has no kernel")))
+        }
+        other => Err(unsupported(format!(
+            "no kernel for a standalone {} (it could not be fused into a neighbouring op)",
+            other.kind()
+        ))),
+    }
+}

@@ -1,0 +1,672 @@
+//! ONNX front end: `ModelProto` -> IR. Shapes are fixed to batch 1 and the input size; shape arithmetic
+//! (`Shape`/`Slice`/`Concat`/`Gather`/`Unsqueeze`/... on constants) is folded here, so the IR only holds
+//! real computation.
+
+use std::path::Path;
+
+use prost::Message;
+
+use super::builder::{broadcast_shapes, conv_out_dim, reshape_target, Builder, Const, Sym};
+use super::onnx_proto::{data_type, AttributeProto, ModelProto, NodeProto, TensorProto};
+use crate::error::{Error, Result};
+use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
+use crate::InputSpec;
+
+/// Parses an ONNX file's bytes into the IR.
+pub fn load_onnx(file: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| Error::file(file, format!("not a valid ONNX protobuf: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::file(file, "the ONNX model has no graph"))?;
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
+        .map_or(1, |o| o.version);
+
+    let initializer_names: std::collections::HashSet<&str> =
+        graph.initializer.iter().map(|t| t.name.as_str()).collect();
+    let inputs: Vec<_> =
+        graph.input.iter().filter(|i| !initializer_names.contains(i.name.as_str())).collect();
+    let input = match inputs.as_slice() {
+        [one] => *one,
+        [] => return Err(Error::file(file, "the graph has no input")),
+        many => {
+            return Err(Error::file(
+                file,
+                format!("the graph has {} inputs; exactly one image input is supported", many.len()),
+            ))
+        }
+    };
+    let spec = fix_input_shape(file, input, spec)?;
+    let model_name = file.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let mut b = Builder::new(file, &model_name, &input.name, &spec);
+
+    for t in &graph.initializer {
+        let c = tensor_to_const(t).map_err(|r| Error::file(file, format!("initializer '{}': {r}", t.name)))?;
+        b.define_const(&t.name, c);
+    }
+    for node in &graph.node {
+        let ctx = NodeCtx { file, node, opset };
+        convert_node(&mut b, &ctx)?;
+    }
+    let output = graph
+        .output
+        .first()
+        .ok_or_else(|| Error::file(file, "the graph has no output"))?;
+    if graph.output.len() > 1 {
+        return Err(Error::file(file, format!("the graph has {} outputs; one is supported", graph.output.len())));
+    }
+    b.finish(&output.name)
+}
+
+/// Checks the declared input shape against `[1, 3, H, W]`, filling dynamic dims from the spec.
+fn fix_input_shape(file: &Path, input: &super::onnx_proto::ValueInfoProto, spec: &InputSpec) -> Result<InputSpec> {
+    let mut spec = spec.clone();
+    let dims = input
+        .r#type
+        .as_ref()
+        .and_then(|t| t.tensor_type.as_ref())
+        .and_then(|t| t.shape.as_ref())
+        .map(|s| s.dim.iter().map(|d| d.dim_value.filter(|&v| v > 0)).collect::<Vec<_>>());
+    let Some(dims) = dims else { return Ok(spec) };
+    let bad = |why: String| {
+        Error::file(file, format!("input '{}' has an unsupported shape: {why}", input.name))
+    };
+    if dims.len() != 4 {
+        return Err(bad(format!("rank {}, expected 4 (N, C, H, W)", dims.len())));
+    }
+    if let Some(n) = dims[0] {
+        if n != 1 {
+            return Err(bad(format!("batch {n}, only batch 1 (or dynamic) is supported")));
+        }
+    }
+    if let Some(c) = dims[1] {
+        if c != 3 {
+            return Err(bad(format!("{c} channels, expected 3 (RGB)")));
+        }
+    }
+    if let Some(h) = dims[2] {
+        spec.height = h as usize;
+    }
+    if let Some(w) = dims[3] {
+        spec.width = w as usize;
+    }
+    Ok(spec)
+}
+
+fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
+    if t.data_location == 1 {
+        return Err("external data is not supported (re-save the model with weights inside)".into());
+    }
+    let shape: Vec<usize> = t
+        .dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
+        .collect::<std::result::Result<_, _>>()?;
+    let numel: usize = shape.iter().product();
+    let raw = &t.raw_data;
+    let check = |n: usize| {
+        if n == numel {
+            Ok(())
+        } else {
+            Err(format!("holds {n} values but its shape {shape:?} needs {numel}"))
+        }
+    };
+    match t.data_type {
+        data_type::FLOAT => {
+            let data: Vec<f32> = if !raw.is_empty() {
+                if raw.len() % 4 != 0 {
+                    return Err(format!("raw data of {} bytes is not a whole number of f32", raw.len()));
+                }
+                raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+            } else {
+                t.float_data.clone()
+            };
+            check(data.len())?;
+            Ok(Const::F32(Tensor::new(shape, data)))
+        }
+        data_type::DOUBLE => {
+            let data: Vec<f32> = if !raw.is_empty() {
+                raw.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect()
+            } else {
+                t.double_data.iter().map(|&x| x as f32).collect()
+            };
+            check(data.len())?;
+            Ok(Const::F32(Tensor::new(shape, data)))
+        }
+        data_type::INT64 | data_type::INT32 => {
+            let data: Vec<i64> = if !raw.is_empty() {
+                if t.data_type == data_type::INT64 {
+                    raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+                } else {
+                    raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64).collect()
+                }
+            } else if t.data_type == data_type::INT64 {
+                t.int64_data.clone()
+            } else {
+                t.int32_data.iter().map(|&x| x as i64).collect()
+            };
+            check(data.len())?;
+            Ok(Const::I64 { shape, data })
+        }
+        other => Err(format!("data type {other} is not supported (float32, float64, int32, int64 are)")),
+    }
+}
+
+struct NodeCtx<'a> {
+    file: &'a Path,
+    node: &'a NodeProto,
+    opset: i64,
+}
+
+impl NodeCtx<'_> {
+    fn err(&self, reason: impl Into<String>) -> Error {
+        let name = if self.node.name.is_empty() {
+            self.node.output.first().map_or("?", |s| s.as_str())
+        } else {
+            &self.node.name
+        };
+        Error::node(self.file, name, &self.node.op_type, reason)
+    }
+    fn name(&self) -> String {
+        if self.node.name.is_empty() {
+            self.node.output.first().cloned().unwrap_or_default()
+        } else {
+            self.node.name.clone()
+        }
+    }
+    fn attr(&self, name: &str) -> Option<&AttributeProto> {
+        self.node.attribute.iter().find(|a| a.name == name)
+    }
+    fn attr_i(&self, name: &str, default: i64) -> i64 {
+        self.attr(name).map_or(default, |a| a.i)
+    }
+    fn attr_f(&self, name: &str, default: f32) -> f32 {
+        self.attr(name).map_or(default, |a| a.f)
+    }
+    fn attr_ints(&self, name: &str) -> Option<Vec<i64>> {
+        self.attr(name).map(|a| a.ints.clone())
+    }
+    fn attr_s(&self, name: &str) -> Option<String> {
+        self.attr(name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
+    }
+    fn input_name(&self, i: usize) -> Option<&str> {
+        self.node.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
+    }
+    fn output_name(&self) -> Result<&str> {
+        self.node.output.first().map(String::as_str).ok_or_else(|| self.err("has no output"))
+    }
+    fn sym(&self, b: &Builder, i: usize) -> Result<Sym> {
+        let name = self.input_name(i).ok_or_else(|| self.err(format!("missing input #{i}")))?;
+        b.lookup(name)
+            .cloned()
+            .ok_or_else(|| self.err(format!("input '{name}' is not produced by any earlier node or initializer")))
+    }
+    fn value(&self, b: &Builder, i: usize) -> Result<ValueId> {
+        match self.sym(b, i)? {
+            Sym::Value(v) => Ok(v),
+            Sym::Const(_) => Err(self.err(format!("input #{i} is a constant where a computed tensor is expected"))),
+        }
+    }
+    fn konst(&self, b: &Builder, i: usize) -> Result<Const> {
+        match self.sym(b, i)? {
+            Sym::Const(c) => Ok(c),
+            Sym::Value(_) => Err(self.err(format!(
+                "input #{i} ('{}') must be a constant (initializer) but is computed at run time",
+                self.input_name(i).unwrap_or("?")
+            ))),
+        }
+    }
+    fn konst_f32(&self, b: &Builder, i: usize) -> Result<Tensor> {
+        Ok(self.konst(b, i)?.to_f32())
+    }
+    fn ints(&self, b: &Builder, i: usize) -> Result<Vec<i64>> {
+        self.konst(b, i)?.as_i64().ok_or_else(|| self.err(format!("input #{i} must hold integers")))
+    }
+}
+
+fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
+    let node = ctx.node;
+    if !node.domain.is_empty() && node.domain != "ai.onnx" {
+        return Err(ctx.err(format!("operator domain '{}' is not supported", node.domain)));
+    }
+    let out = ctx.output_name()?.to_string();
+    let name = ctx.name();
+
+    // Shape arithmetic on constants folds away entirely.
+    if let Some(c) = fold_constant(b, ctx)? {
+        b.define_const(&out, c);
+        return Ok(());
+    }
+
+    match node.op_type.as_str() {
+        "Identity" | "Dropout" => {
+            if node.op_type == "Dropout" && node.output.len() > 1 && !node.output[1].is_empty() {
+                // The mask output is unused at inference; only alias the data output.
+            }
+            let s = ctx.sym(b, 0)?;
+            b.define(&out, s);
+        }
+        "Conv" => {
+            let x = ctx.value(b, 0)?;
+            let weight = ctx.konst_f32(b, 1)?;
+            if weight.shape.len() != 4 {
+                return Err(ctx.err(format!("weight of rank {} (only 2-D convolutions are supported)", weight.shape.len())));
+            }
+            let bias = match ctx.input_name(2) {
+                Some(_) => Some(ctx.konst_f32(b, 2)?.data),
+                None => None,
+            };
+            if let Some(d) = ctx.attr_ints("dilations") {
+                if d.iter().any(|&v| v != 1) {
+                    return Err(ctx.err(format!("dilations {d:?} are not supported (only 1)")));
+                }
+            }
+            let groups = ctx.attr_i("group", 1).max(1) as usize;
+            let strides = ctx.attr_ints("strides").unwrap_or_else(|| vec![1, 1]);
+            let in_shape = b.graph.shape(x).to_vec();
+            if in_shape.len() != 4 {
+                return Err(ctx.err(format!("input shape {in_shape:?} is not 4-D")));
+            }
+            let (kh, kw) = (weight.shape[2], weight.shape[3]);
+            if let Some(ks) = ctx.attr_ints("kernel_shape") {
+                if ks != [kh as i64, kw as i64] {
+                    return Err(ctx.err(format!("kernel_shape {ks:?} disagrees with the weight shape {:?}", weight.shape)));
+                }
+            }
+            if strides.len() != 2 || strides.iter().any(|&s| s < 1) {
+                return Err(ctx.err(format!("strides {strides:?} are not supported")));
+            }
+            let stride = [strides[0] as usize, strides[1] as usize];
+            let pads = match ctx.attr_s("auto_pad").as_deref() {
+                None | Some("NOTSET") => {
+                    let p = ctx.attr_ints("pads").unwrap_or_else(|| vec![0; 4]);
+                    if p.len() != 4 || p.iter().any(|&v| v < 0) {
+                        return Err(ctx.err(format!("pads {p:?} are not supported")));
+                    }
+                    [p[0] as usize, p[1] as usize, p[2] as usize, p[3] as usize]
+                }
+                Some("VALID") => [0; 4],
+                Some(mode @ ("SAME_UPPER" | "SAME_LOWER")) => {
+                    let same = |i: usize, k: usize, s: usize| {
+                        let o = i.div_ceil(s);
+                        let total = ((o - 1) * s + k).saturating_sub(i);
+                        if mode == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) }
+                    };
+                    let (t, bt) = same(in_shape[2], kh, stride[0]);
+                    let (l, r) = same(in_shape[3], kw, stride[1]);
+                    [t, l, bt, r]
+                }
+                Some(other) => return Err(ctx.err(format!("auto_pad '{other}' is not supported"))),
+            };
+            let cin = in_shape[1];
+            if groups == 0 || cin % groups != 0 || weight.shape[1] * groups != cin || weight.shape[0] % groups != 0 {
+                return Err(ctx.err(format!(
+                    "shape mismatch: input has {cin} channels, weight {:?} with group {groups}",
+                    weight.shape
+                )));
+            }
+            if let Some(bias) = &bias {
+                if bias.len() != weight.shape[0] {
+                    return Err(ctx.err(format!("bias has {} values for {} output channels", bias.len(), weight.shape[0])));
+                }
+            }
+            let oh = conv_out_dim(in_shape[2], kh, stride[0], pads[0], pads[2]);
+            let ow = conv_out_dim(in_shape[3], kw, stride[1], pads[1], pads[3]);
+            let (Some(oh), Some(ow)) = (oh, ow) else {
+                return Err(ctx.err("kernel larger than the padded input"));
+            };
+            let cout = weight.shape[0];
+            let conv = Conv { weight, bias, stride, pads, groups, pad_value: None, act: Activation::Identity, residual: false };
+            b.push(&name, Op::Conv(conv), vec![x], &out, vec![1, cout, oh, ow]);
+        }
+        "BatchNormalization" => {
+            let x = ctx.value(b, 0)?;
+            let shape = b.graph.shape(x).to_vec();
+            let c = *shape.get(1).ok_or_else(|| ctx.err("input has no channel axis"))?;
+            let get = |i: usize| -> Result<Vec<f32>> {
+                let t = ctx.konst_f32(b, i)?;
+                if t.numel() != c {
+                    return Err(ctx.err(format!("parameter #{i} has {} values for {c} channels", t.numel())));
+                }
+                Ok(t.data)
+            };
+            let op = Op::BatchNorm { scale: get(1)?, bias: get(2)?, mean: get(3)?, var: get(4)?, eps: ctx.attr_f("epsilon", 1e-5) };
+            b.push(&name, op, vec![x], &out, shape);
+        }
+        "Relu" | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Clip" => {
+            let x = ctx.value(b, 0)?;
+            let act = match node.op_type.as_str() {
+                "Relu" => Activation::Relu,
+                "Sigmoid" => Activation::Sigmoid,
+                "HardSigmoid" => Activation::HardSigmoid { alpha: ctx.attr_f("alpha", 0.2), beta: ctx.attr_f("beta", 0.5) },
+                "HardSwish" => Activation::HardSwish,
+                _ => {
+                    let (min, max) = if ctx.opset < 11 {
+                        (ctx.attr_f("min", f32::MIN), ctx.attr_f("max", f32::MAX))
+                    } else {
+                        let bound = |i: usize, d: f32| -> Result<f32> {
+                            match ctx.input_name(i) {
+                                None => Ok(d),
+                                Some(_) => {
+                                    let t = ctx.konst_f32(b, i)?;
+                                    t.data.first().copied().ok_or_else(|| ctx.err("empty clip bound"))
+                                }
+                            }
+                        };
+                        (bound(1, f32::MIN)?, bound(2, f32::MAX)?)
+                    };
+                    Activation::Clip { min, max }
+                }
+            };
+            let shape = b.graph.shape(x).to_vec();
+            b.push(&name, Op::Act(act), vec![x], &out, shape);
+        }
+        "Add" | "Mul" | "Sub" | "Div" => convert_binary(b, ctx, &name, &out)?,
+        "GlobalAveragePool" => {
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            if s.len() != 4 {
+                return Err(ctx.err(format!("input shape {s:?} is not 4-D")));
+            }
+            b.push(&name, Op::GlobalAvgPool, vec![x], &out, vec![1, s[1], 1, 1]);
+        }
+        "AveragePool" | "ReduceMean" => {
+            // Accept only the forms that are a global average over H and W.
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            let global = if node.op_type == "AveragePool" {
+                s.len() == 4
+                    && ctx.attr_ints("kernel_shape") == Some(vec![s[2] as i64, s[3] as i64])
+                    && ctx.attr_ints("pads").is_none_or(|p| p.iter().all(|&v| v == 0))
+            } else {
+                let mut axes = ctx.attr_ints("axes").unwrap_or_default();
+                axes.iter_mut().for_each(|a| if *a < 0 { *a += s.len() as i64 });
+                axes.sort();
+                s.len() == 4 && axes == [2, 3] && ctx.attr_i("keepdims", 1) == 1
+            };
+            if !global {
+                return Err(ctx.err("only a global average over H and W is supported"));
+            }
+            b.push(&name, Op::GlobalAvgPool, vec![x], &out, vec![1, s[1], 1, 1]);
+        }
+        "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => {
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            let target = match node.op_type.as_str() {
+                "Flatten" => {
+                    let mut axis = ctx.attr_i("axis", 1);
+                    if axis < 0 {
+                        axis += s.len() as i64;
+                    }
+                    let axis = axis.clamp(0, s.len() as i64) as usize;
+                    vec![s[..axis].iter().product(), s[axis..].iter().product()]
+                }
+                "Reshape" => {
+                    let t = ctx.ints(b, 1)?;
+                    reshape_target(&s, &t).ok_or_else(|| ctx.err(format!("cannot reshape {s:?} to {t:?}")))?
+                }
+                op => {
+                    let axes = squeeze_axes(b, ctx)?;
+                    squeeze_shape(op == "Squeeze", &s, axes.as_deref()).ok_or_else(|| ctx.err(format!("bad axes for shape {s:?}")))?
+                }
+            };
+            b.push(&name, Op::Reshape, vec![x], &out, target);
+        }
+        "MatMul" | "Gemm" => {
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            let mut w = ctx.konst_f32(b, 1)?;
+            if w.shape.len() != 2 {
+                return Err(ctx.err(format!("weight shape {:?} is not 2-D", w.shape)));
+            }
+            let mut bias = None;
+            if node.op_type == "Gemm" {
+                if ctx.attr_i("transA", 0) != 0 {
+                    return Err(ctx.err("transA=1 is not supported"));
+                }
+                if ctx.attr_i("transB", 0) != 0 {
+                    w = transpose2(&w);
+                }
+                let alpha = ctx.attr_f("alpha", 1.0);
+                if alpha != 1.0 {
+                    w.data.iter_mut().for_each(|v| *v *= alpha);
+                }
+                if ctx.input_name(2).is_some() {
+                    let beta = ctx.attr_f("beta", 1.0);
+                    let c = ctx.konst_f32(b, 2)?;
+                    let n = w.shape[1];
+                    let data: Vec<f32> = match c.numel() {
+                        1 => vec![c.data[0] * beta; n],
+                        len if len == n => c.data.iter().map(|v| v * beta).collect(),
+                        _ => return Err(ctx.err(format!("bias shape {:?} does not match {n} outputs", c.shape))),
+                    };
+                    bias = Some(data);
+                }
+            }
+            let k = *s.last().unwrap_or(&0);
+            if s.len() != 2 || s[0] != 1 || k != w.shape[0] {
+                return Err(ctx.err(format!("shape mismatch: input {s:?} times weight {:?}", w.shape)));
+            }
+            let n = w.shape[1];
+            b.push(&name, Op::MatMul { weight: w, bias, act: Activation::Identity }, vec![x], &out, vec![1, n]);
+        }
+        "Softmax" => {
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            let default_axis = if ctx.opset < 13 { 1 } else { -1 };
+            let mut axis = ctx.attr_i("axis", default_axis);
+            if axis < 0 {
+                axis += s.len() as i64;
+            }
+            // Before opset 13 softmax flattens from `axis`; either way it must cover the last non-1 dims only.
+            let covered: usize = s[(axis.max(0) as usize).min(s.len())..].iter().product();
+            if covered != s.iter().product::<usize>() {
+                return Err(ctx.err(format!("softmax over axis {axis} of shape {s:?} is not supported (only over all non-batch values)")));
+            }
+            b.push(&name, Op::Softmax, vec![x], &out, s);
+        }
+        other => return Err(ctx.err(format!("unsupported operator '{other}'"))),
+    }
+    Ok(())
+}
+
+fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Result<()> {
+    let op = ctx.node.op_type.as_str();
+    let (l, r) = (ctx.sym(b, 0)?, ctx.sym(b, 1)?);
+    match (l, r) {
+        (Sym::Value(x), Sym::Value(y)) => {
+            let (sx, sy) = (b.graph.shape(x).to_vec(), b.graph.shape(y).to_vec());
+            let shape = broadcast_shapes(&sx, &sy).ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
+            let op = match op {
+                "Add" => Op::Add,
+                "Mul" => Op::Mul,
+                _ => return Err(ctx.err(format!("{op} of two computed tensors is not supported"))),
+            };
+            b.push(name, op, vec![x, y], out, shape);
+        }
+        (Sym::Value(x), Sym::Const(c)) | (Sym::Const(c), Sym::Value(x)) => {
+            let const_first = matches!(ctx.sym(b, 0)?, Sym::Const(_));
+            let mut t = c.to_f32();
+            let sx = b.graph.shape(x).to_vec();
+            let shape = broadcast_shapes(&sx, &t.shape).ok_or_else(|| ctx.err(format!("shapes {sx:?} and {:?} do not broadcast", t.shape)))?;
+            if shape != sx {
+                return Err(ctx.err(format!("the constant {:?} would grow the tensor {sx:?}", t.shape)));
+            }
+            let op = match (op, const_first) {
+                ("Add", _) => Op::AddConst(t),
+                ("Mul", _) => Op::MulConst(t),
+                ("Sub", false) => {
+                    t.data.iter_mut().for_each(|v| *v = -*v);
+                    Op::AddConst(t)
+                }
+                ("Div", false) => {
+                    // x / c is x * (1/c) only up to rounding; accept exact reciprocals (powers of two) only.
+                    if t.data.iter().any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0)) {
+                        return Err(ctx.err("division by a constant that is not a power of two is not supported"));
+                    }
+                    t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
+                    Op::MulConst(t)
+                }
+                _ => return Err(ctx.err(format!("{op} with a constant first operand is not supported"))),
+            };
+            b.push(name, op, vec![x], out, sx);
+        }
+        (Sym::Const(_), Sym::Const(_)) => unreachable!("folded by fold_constant"),
+    }
+    Ok(())
+}
+
+fn transpose2(w: &Tensor) -> Tensor {
+    let (r, c) = (w.shape[0], w.shape[1]);
+    let mut data = vec![0.0; r * c];
+    for i in 0..r {
+        for j in 0..c {
+            data[j * r + i] = w.data[i * c + j];
+        }
+    }
+    Tensor::new(vec![c, r], data)
+}
+
+fn squeeze_axes(b: &Builder, ctx: &NodeCtx) -> Result<Option<Vec<i64>>> {
+    if let Some(a) = ctx.attr_ints("axes") {
+        return Ok(Some(a));
+    }
+    match ctx.input_name(1) {
+        Some(_) => Ok(Some(ctx.ints(b, 1)?)),
+        None => Ok(None),
+    }
+}
+
+fn squeeze_shape(squeeze: bool, s: &[usize], axes: Option<&[i64]>) -> Option<Vec<usize>> {
+    if squeeze {
+        let rank = s.len() as i64;
+        let axes: Vec<usize> = match axes {
+            Some(a) => a.iter().map(|&x| if x < 0 { (x + rank) as usize } else { x as usize }).collect(),
+            None => (0..s.len()).filter(|&i| s[i] == 1).collect(),
+        };
+        if axes.iter().any(|&a| a >= s.len() || s[a] != 1) {
+            return None;
+        }
+        Some(s.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect())
+    } else {
+        let axes = axes?;
+        let rank = (s.len() + axes.len()) as i64;
+        let mut norm: Vec<usize> = axes.iter().map(|&x| if x < 0 { (x + rank) as usize } else { x as usize }).collect();
+        norm.sort();
+        let mut out = s.to_vec();
+        for a in norm {
+            if a > out.len() {
+                return None;
+            }
+            out.insert(a, 1);
+        }
+        Some(out)
+    }
+}
+
+/// Evaluates a node whose inputs are all constants (or whose result depends only on static shapes).
+fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
+    let node = ctx.node;
+    let op = node.op_type.as_str();
+    if op == "Constant" {
+        let a = ctx.attr("value").and_then(|a| a.t.as_ref()).ok_or_else(|| ctx.err("Constant without a tensor 'value'"))?;
+        return tensor_to_const(a).map(Some).map_err(|r| ctx.err(r));
+    }
+    if op == "Shape" {
+        // Static shapes make Shape a constant.
+        let s = match ctx.sym(b, 0)? {
+            Sym::Value(v) => b.graph.shape(v).to_vec(),
+            Sym::Const(c) => c.shape().to_vec(),
+        };
+        let data: Vec<i64> = s.iter().map(|&d| d as i64).collect();
+        return Ok(Some(Const::I64 { shape: vec![data.len()], data }));
+    }
+    let all_const = node
+        .input
+        .iter()
+        .filter(|n| !n.is_empty())
+        .all(|n| matches!(b.lookup(n), Some(Sym::Const(_))));
+    if !all_const || node.input.is_empty() {
+        return Ok(None);
+    }
+    let folded = match op {
+        "Identity" | "Cast" => ctx.konst(b, 0)?,
+        "Unsqueeze" | "Squeeze" | "Reshape" | "Flatten" => {
+            let c = ctx.konst(b, 0)?;
+            let s = c.shape().to_vec();
+            let shape = match op {
+                "Reshape" => reshape_target(&s, &ctx.ints(b, 1)?),
+                "Flatten" => {
+                    let axis = ctx.attr_i("axis", 1).clamp(0, s.len() as i64) as usize;
+                    Some(vec![s[..axis].iter().product(), s[axis..].iter().product()])
+                }
+                _ => squeeze_shape(op == "Squeeze", &s, squeeze_axes(b, ctx)?.as_deref()),
+            }
+            .ok_or_else(|| ctx.err(format!("cannot reshape constant of shape {s:?}")))?;
+            with_shape(c, shape)
+        }
+        "Concat" => {
+            let parts: Vec<Vec<i64>> = (0..node.input.len()).map(|i| ctx.ints(b, i)).collect::<Result<_>>()?;
+            let data: Vec<i64> = parts.concat();
+            Const::I64 { shape: vec![data.len()], data }
+        }
+        "Gather" => {
+            let data = ctx.ints(b, 0)?;
+            let idx = ctx.konst(b, 1)?;
+            let ids = idx.as_i64().ok_or_else(|| ctx.err("non-integer indices"))?;
+            let n = data.len() as i64;
+            let out: Vec<i64> = ids
+                .iter()
+                .map(|&i| data.get((if i < 0 { i + n } else { i }) as usize).copied())
+                .collect::<Option<_>>()
+                .ok_or_else(|| ctx.err("index out of range"))?;
+            Const::I64 { shape: idx.shape().to_vec(), data: out }
+        }
+        "Slice" => {
+            let data = ctx.ints(b, 0)?;
+            let (starts, ends) = if ctx.opset < 10 {
+                (ctx.attr_ints("starts").unwrap_or_default(), ctx.attr_ints("ends").unwrap_or_default())
+            } else {
+                (ctx.ints(b, 1)?, ctx.ints(b, 2)?)
+            };
+            let steps = if ctx.opset >= 10 && ctx.input_name(4).is_some() { ctx.ints(b, 4)? } else { vec![1] };
+            if starts.len() != 1 || ends.len() != 1 || steps != [1] {
+                return Err(ctx.err("only 1-D unit-step slices of shape constants are supported"));
+            }
+            let n = data.len() as i64;
+            let clampi = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
+            let (s, e) = (clampi(starts[0]), clampi(ends[0]));
+            let out = if s < e { data[s..e].to_vec() } else { vec![] };
+            Const::I64 { shape: vec![out.len()], data: out }
+        }
+        "Add" | "Mul" | "Sub" | "Div" => {
+            let (x, y) = (ctx.konst_f32(b, 0)?, ctx.konst_f32(b, 1)?);
+            if x.shape != y.shape && y.numel() != 1 {
+                return Err(ctx.err("arithmetic on constants of different shapes is not supported"));
+            }
+            let f = |a: f32, c: f32| match op {
+                "Add" => a + c,
+                "Mul" => a * c,
+                "Sub" => a - c,
+                _ => a / c,
+            };
+            let data = x.data.iter().enumerate().map(|(i, &a)| f(a, y.data[if y.numel() == 1 { 0 } else { i }])).collect();
+            Const::F32(Tensor::new(x.shape.clone(), data))
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(folded))
+}
+
+fn with_shape(c: Const, shape: Vec<usize>) -> Const {
+    match c {
+        Const::F32(t) => Const::F32(Tensor::new(shape, t.data)),
+        Const::I64 { data, .. } => Const::I64 { shape, data },
+    }
+}

@@ -1,0 +1,110 @@
+//! Weight packing: each kernel's constants rearranged offline into exactly the order it reads, and laid
+//! out in one little-endian f32 blob with every segment 64-byte aligned.
+
+use crate::ir::{Conv, Tensor};
+
+/// Output-channel panel width of the pointwise GEMM kernel (`kernels::pwconv::NR` must agree).
+pub const PW_NR: usize = 32;
+/// Channel block of the direct convolution from u8 pixels (`kernels::conv_u8::CO_BLOCK` must agree).
+pub const STEM_CO_BLOCK: usize = 16;
+
+/// The weight blob under construction.
+#[derive(Debug, Default)]
+pub struct Blob {
+    pub data: Vec<f32>,
+}
+
+/// A range of the blob, in f32.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Blob {
+    /// Appends `values` at the next 64-byte boundary.
+    pub fn push(&mut self, values: &[f32]) -> Segment {
+        let offset = self.data.len().div_ceil(16) * 16;
+        self.data.resize(offset, 0.0);
+        self.data.extend_from_slice(values);
+        Segment { offset, len: values.len() }
+    }
+
+    /// The blob as little-endian bytes, padded to a multiple of 64.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out: Vec<u8> = self.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        out.resize(out.len().div_ceil(64) * 64, 0);
+        out
+    }
+}
+
+fn round_up(x: usize, m: usize) -> usize {
+    x.div_ceil(m) * m
+}
+
+/// Pointwise weights `[N, K, 1, 1]` -> panels `[ceil(N/NR)][K][NR]`, zero-padded past N.
+pub fn pointwise(w: &Tensor) -> Vec<f32> {
+    let (n, k) = (w.shape[0], w.shape[1]);
+    let panels = n.div_ceil(PW_NR);
+    let mut out = vec![0.0; panels * k * PW_NR];
+    for p in 0..panels {
+        for kk in 0..k {
+            for j in 0..PW_NR {
+                let col = p * PW_NR + j;
+                if col < n {
+                    out[(p * k + kk) * PW_NR + j] = w.data[col * k + kk];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A bias padded with zeros to a multiple of `m`.
+pub fn bias_padded(bias: Option<&[f32]>, n: usize, m: usize) -> Vec<f32> {
+    let mut out = vec![0.0; round_up(n, m)];
+    if let Some(b) = bias {
+        out[..n].copy_from_slice(b);
+    }
+    out
+}
+
+/// Depthwise weights `[C, 1, KH, KW]` -> taps `[KH][KW][C]`.
+pub fn depthwise(w: &Tensor) -> Vec<f32> {
+    let (c, kh, kw) = (w.shape[0], w.shape[2], w.shape[3]);
+    let mut out = vec![0.0; kh * kw * c];
+    for ch in 0..c {
+        for t in 0..kh * kw {
+            out[t * c + ch] = w.data[ch * kh * kw + t];
+        }
+    }
+    out
+}
+
+/// Direct-conv weights `[CO, CI, KH, KW]` -> `[KH][KW][CI][round_up(CO, STEM_CO_BLOCK)]`.
+pub fn direct(c: &Conv) -> Vec<f32> {
+    let (co, ci, kh, kw) = (c.weight.shape[0], c.weight.shape[1], c.weight.shape[2], c.weight.shape[3]);
+    let cop = round_up(co, STEM_CO_BLOCK);
+    let mut out = vec![0.0; kh * kw * ci * cop];
+    for o in 0..co {
+        for i in 0..ci {
+            for y in 0..kh {
+                for x in 0..kw {
+                    out[((y * kw + x) * ci + i) * cop + o] = c.weight.data[((o * ci + i) * kh + y) * kw + x];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A `[rows, cols]` matrix transposed to `[cols, rows]` (matvec kernels read input-major).
+pub fn transpose(rows: usize, cols: usize, data: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; rows * cols];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}

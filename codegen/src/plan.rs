@@ -1,0 +1,94 @@
+//! Static memory planning: every intermediate value gets an offset in one workspace, chosen by liveness
+//! (greedy by size, TVM-style), so the workspace size is a constant of the model and nothing is
+//! allocated at run time. Reshapes share their input's storage.
+
+use crate::error::{Error, Result};
+use crate::ir::{Graph, Op, ValueId};
+
+/// Offsets are multiples of this many f32 (64 bytes: one cache line, one AVX-512 vector).
+pub const ALIGN_F32: usize = 16;
+
+/// Where each value lives.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// `(offset, len)` in f32 for each value that has storage (`None` for the raw input).
+    pub slots: Vec<Option<(usize, usize)>>,
+    /// Workspace length in f32.
+    pub workspace_len: usize,
+}
+
+/// Assigns workspace offsets to the values of an optimized graph.
+pub fn plan(g: &Graph) -> Result<Plan> {
+    let nv = g.values.len();
+    // Storage root of each value: reshapes alias their input.
+    let mut root: Vec<ValueId> = (0..nv).collect();
+    for n in &g.nodes {
+        if matches!(n.op, Op::Reshape) {
+            check_reshape_keeps_order(g, n.inputs[0], n.output)
+                .map_err(|r| Error::node(&g.source, &n.name, "Reshape", r))?;
+            root[n.output] = root[n.inputs[0]];
+        }
+    }
+    // Lifetime of each root: [defined at, last read at] in node indices.
+    let end = g.nodes.len();
+    let mut first = vec![usize::MAX; nv];
+    let mut last = vec![0usize; nv];
+    for (i, n) in g.nodes.iter().enumerate() {
+        let r = root[n.output];
+        first[r] = first[r].min(i);
+        last[r] = last[r].max(i);
+        for &v in &n.inputs {
+            last[root[v]] = last[root[v]].max(i);
+        }
+    }
+    last[root[g.output]] = end;
+
+    let input_root = root[g.input];
+    let mut roots: Vec<ValueId> =
+        (0..nv).filter(|&v| root[v] == v && first[v] != usize::MAX && v != input_root).collect();
+    roots.sort_by_key(|&v| (std::cmp::Reverse(g.values[v].numel()), first[v]));
+
+    let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, len, first, last)
+    let mut offset_of = vec![None; nv];
+    let mut workspace_len = 0;
+    for v in roots {
+        let len = g.values[v].numel();
+        let mut conflicts: Vec<(usize, usize)> = placed
+            .iter()
+            .filter(|&&(_, _, f, l)| f <= last[v] && first[v] <= l)
+            .map(|&(o, n, _, _)| (o, n))
+            .collect();
+        conflicts.sort();
+        let mut off = 0;
+        for (o, n) in conflicts {
+            if off + len <= o {
+                break;
+            }
+            off = off.max(align(o + n));
+        }
+        placed.push((off, len, first[v], last[v]));
+        offset_of[v] = Some(off);
+        workspace_len = workspace_len.max(align(off + len));
+    }
+    let slots = (0..nv).map(|v| offset_of[root[v]].map(|o| (o, g.values[v].numel()))).collect();
+    Ok(Plan { slots, workspace_len })
+}
+
+fn align(x: usize) -> usize {
+    x.div_ceil(ALIGN_F32) * ALIGN_F32
+}
+
+/// Values are stored HWC (channels last) when 4-D: a reshape keeps the bytes only if it moves unit
+/// dimensions or the spatial size is 1.
+fn check_reshape_keeps_order(g: &Graph, from: ValueId, to: ValueId) -> std::result::Result<(), String> {
+    let (a, b) = (g.shape(from), g.shape(to));
+    let spatial_one = |s: &[usize]| s.len() != 4 || s[2] * s[3] == 1;
+    let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+    if (spatial_one(a) && spatial_one(b)) || squeeze(a) == squeeze(b) && a.len() != 4 && b.len() != 4 {
+        Ok(())
+    } else {
+        Err(format!(
+            "reshape {a:?} -> {b:?} changes the element order of the channels-last layout (not supported)"
+        ))
+    }
+}

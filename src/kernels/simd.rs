@@ -1,0 +1,33 @@
+//! The vector type the kernels use and slice load/store helpers. `f32x16` is one AVX-512 register when
+//! the target has AVX-512F, two AVX registers otherwise (`wide` picks at compile time).
+
+pub use wide::f32x16 as V;
+
+/// Lanes in [`V`].
+pub const L: usize = 16;
+
+/// Loads the first 16 values of `s`.
+#[inline(always)]
+pub fn load(s: &[f32]) -> V {
+    let a: [f32; L] = s[..L].try_into().expect("16 values");
+    V::new(a)
+}
+
+/// Loads up to 16 values of `s`, zero-filling the rest.
+#[inline(always)]
+pub fn load_partial(s: &[f32]) -> V {
+    V::from(&s[..s.len().min(L)])
+}
+
+/// Stores 16 values into the start of `d`.
+#[inline(always)]
+pub fn store(d: &mut [f32], v: V) {
+    d[..L].copy_from_slice(v.as_array());
+}
+
+/// Stores the first `d.len()` (at most 16) lanes of `v` into `d`.
+#[inline(always)]
+pub fn store_partial(d: &mut [f32], v: V) {
+    let n = d.len().min(L);
+    d[..n].copy_from_slice(&v.as_array()[..n]);
+}

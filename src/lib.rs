@@ -1,0 +1,98 @@
+//! PP-LCNetV2 compiled to native Rust at build time.
+//!
+//! The model (by default the seeded PPLCNetV2_base in `model_assets/`, or the file named by the
+//! `PPLCNET_MODEL` environment variable at build time) is turned into straight-line calls to
+//! shape-specialized SIMD kernels, with its weights embedded in the binary. Running it allocates nothing.
+//!
+//! ```no_run
+//! let img = [0u8; pplcnet::INPUT_LEN]; // 224x224 RGB, HWC, already resized and cropped
+//! let out: [f32; pplcnet::NUM_CLASSES] = pplcnet::classify(&img);
+//! let top5 = pplcnet::top_k::<5>(&out);
+//! println!("{} {:.3}", pplcnet::LABELS[top5[0].0], top5[0].1);
+//! ```
+#![cfg_attr(not(feature = "std"), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod kernels;
+mod topk;
+
+#[cfg(feature = "image")]
+pub mod preprocess;
+#[cfg(feature = "std")]
+pub mod report;
+
+pub use topk::top_k;
+#[cfg(feature = "std")]
+pub use topk::top_k_vec;
+
+/// The embedded default model, generated at build time by `pplcnet-codegen`.
+pub mod model {
+    include!(concat!(env!("OUT_DIR"), "/pplcnet_model.rs"));
+}
+
+pub use model::{
+    classify_with, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
+    WORKSPACE_LEN,
+};
+
+/// What a compiled model module describes about itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelInfo {
+    /// Model name (the source file's stem).
+    pub name: &'static str,
+    /// The file it was compiled from.
+    pub source: &'static str,
+    /// Parameters in the source graph (weights, biases, BatchNorm statistics).
+    pub params: u64,
+    /// Multiply-accumulates per image (convolutions and fully connected layers).
+    pub macs: u64,
+    /// Whether the outputs are probabilities (the graph ends in softmax) or raw logits.
+    pub output: OutputKind,
+    /// Size of the activation workspace.
+    pub workspace_bytes: usize,
+    /// Size of the embedded, packed weights.
+    pub weight_bytes: usize,
+    /// True for the crate's seeded stand-in model, whose predictions are meaningless.
+    pub seeded_default: bool,
+    /// One line per kernel call after fusion.
+    pub layers: &'static [&'static str],
+}
+
+/// What the model's outputs are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputKind {
+    /// Softmax probabilities (PaddleClas exports append a softmax).
+    Probabilities,
+    /// Raw scores.
+    Logits,
+}
+
+#[cfg(feature = "std")]
+impl Workspace {
+    /// A zeroed workspace on the heap (allocated once; it is too large for small thread stacks).
+    pub fn new_boxed() -> std::boxed::Box<Self> {
+        bytemuck::zeroed_box()
+    }
+}
+
+/// Runs the model on one image using a workspace owned by the calling thread (allocated on the
+/// thread's first call, then reused: later calls perform no heap allocation). Safe to call from many
+/// threads at once; each thread gets its own workspace.
+#[cfg(feature = "std")]
+pub fn classify(input: &[u8; INPUT_LEN]) -> [f32; NUM_CLASSES] {
+    use std::cell::RefCell;
+    std::thread_local! {
+        static WORKSPACE: RefCell<Option<std::boxed::Box<Workspace>>> = const { RefCell::new(None) };
+    }
+    WORKSPACE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let ws = slot.get_or_insert_with(Workspace::new_boxed);
+        classify_with(input, ws)
+    })
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Re-exports used by generated code.
+    pub use bytemuck;
+}

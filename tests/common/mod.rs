@@ -1,0 +1,58 @@
+//! Shared by the integration tests: reference inputs/outputs and the parity check.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Max |difference| allowed against onnxruntime. Independent runtimes (onnxruntime, OpenVINO f32,
+/// Paddle Inference) agree within 4e-6..3e-5 on these models (tests/data/reference/manifest.json);
+/// 1e-4 leaves room for a different summation order and nothing more.
+pub const TOLERANCE: f32 = 1e-4;
+
+pub struct Case {
+    pub name: String,
+    pub input: Vec<u8>,
+    pub expected: Vec<f32>,
+}
+
+pub fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+}
+
+/// Every reference input with the expected output of `model` (a directory under tests/data/reference).
+pub fn reference_cases(model: &str) -> Vec<Case> {
+    let dir = data_dir().join("reference").join(model);
+    let mut cases: Vec<Case> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "f32"))
+        .map(|p| {
+            let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
+            let input = std::fs::read(data_dir().join("inputs").join(format!("{name}.u8"))).expect("input file");
+            let bytes = std::fs::read(&p).expect("reference file");
+            let expected = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+            Case { name, input, expected }
+        })
+        .collect();
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    cases
+}
+
+/// Asserts max |got - want| <= tol and the same top-5 classes (unless scores tie within tol).
+pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
+    assert_eq!(got.len(), want.len(), "{what}: output length");
+    let (mut worst, mut at) = (0.0f32, 0);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let d = (g - w).abs();
+        if !(d <= worst) {
+            worst = d;
+            at = i;
+        }
+    }
+    assert!(worst <= tol, "{what}: max |diff| {worst:e} at class {at} (got {}, want {}) exceeds {tol:e}", got[at], want[at]);
+    let top = |v: &[f32]| pplcnet::top_k_vec(v, 5.min(v.len()));
+    let (tg, tw) = (top(got), top(want));
+    for (a, b) in tg.iter().zip(&tw) {
+        assert!(a.0 == b.0 || (a.1 - b.1).abs() <= tol, "{what}: top-5 differs: {tg:?} vs {tw:?}");
+    }
+    eprintln!("{what}: max |diff| {worst:.2e}");
+}
