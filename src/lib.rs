@@ -31,7 +31,7 @@ pub mod model {
 }
 
 pub use model::{
-    classify_with, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
+    classify_with, classify_with_hook, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
     WORKSPACE_LEN,
 };
 
@@ -54,8 +54,25 @@ pub struct ModelInfo {
     pub weight_bytes: usize,
     /// True for the crate's seeded stand-in model, whose predictions are meaningless.
     pub seeded_default: bool,
-    /// One line per kernel call after fusion.
-    pub layers: &'static [&'static str],
+    /// One entry per kernel call after fusion, in execution order.
+    pub layers: &'static [LayerInfo],
+}
+
+/// One kernel call of a compiled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// Kernel name (`pwconv`, `dwconv`, `conv_u8`, ...).
+    pub kernel: &'static str,
+    /// Shapes and fused epilogue, e.g. `14x14x256 -> 14x14x512 +relu`.
+    pub summary: &'static str,
+    /// Multiply-accumulates per image.
+    pub macs: u64,
+}
+
+impl core::fmt::Display for LayerInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{:<14} {}", self.kernel, self.summary)
+    }
 }
 
 /// What the model's outputs are.

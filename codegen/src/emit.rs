@@ -38,6 +38,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let mut fns = Vec::new();
     let mut calls = Vec::new();
     let mut layers = Vec::new();
+    let mut layer_infos = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
         if matches!(node.op, Op::Input | Op::Reshape) {
             continue;
@@ -57,7 +58,10 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
                 #body
             }
         });
-        calls.push(quote!(#fname(#input_arg ws, w);));
+        let idx = layers.len();
+        calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);));
+        let (kernel, summary, macs) = (lowered.kernel, lowered.summary.clone(), g.node_macs(node) as u64);
+        layer_infos.push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs }));
         layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
     }
 
@@ -82,11 +86,10 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let seeded = info.seeded_default;
     let weights_path = info.weights_path;
     let labels = info.labels;
-    let layer_strs = &layers;
 
     let tokens = quote! {
         #[allow(unused_imports)]
-        use #rt::kernels::{self as k, Act};
+        use #rt::kernels as k;
 
         /// Image height the model takes.
         pub const INPUT_HEIGHT: usize = #h;
@@ -109,7 +112,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             workspace_bytes: #ws_bytes,
             weight_bytes: #weight_bytes,
             seeded_default: #seeded,
-            layers: &[#(#layer_strs),*],
+            layers: &[#(#layer_infos),*],
         };
 
         /// Class names, index = class id.
@@ -145,7 +148,18 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
 
         /// Runs the model on one image (`INPUT_LEN` bytes of RGB, HWC) using `ws` for all intermediate
         /// values. Performs no heap allocation.
+        #[inline]
         pub fn classify_with(input: &[u8; INPUT_LEN], ws: &mut Workspace) -> [f32; NUM_CLASSES] {
+            classify_with_hook(input, ws, |_| {})
+        }
+
+        /// [`classify_with`], calling `after_layer(i)` after the `i`-th entry of `MODEL.layers` ran
+        /// (for per-layer profiling; a no-op closure compiles away).
+        pub fn classify_with_hook(
+            input: &[u8; INPUT_LEN],
+            ws: &mut Workspace,
+            mut after_layer: impl FnMut(usize),
+        ) -> [f32; NUM_CLASSES] {
             let w: &[f32] = #rt::__private::bytemuck::cast_slice(&WEIGHT_BYTES.0[..]);
             let ws = &mut ws.buf[..];
             #(#calls)*
@@ -180,12 +194,12 @@ fn seg(s: Segment) -> TokenStream {
 
 fn act_tokens(a: Activation) -> TokenStream {
     match a {
-        Activation::Identity => quote!(Act::Identity),
-        Activation::Relu => quote!(Act::Relu),
-        Activation::Sigmoid => quote!(Act::Sigmoid),
-        Activation::HardSwish => quote!(Act::HardSwish),
-        Activation::HardSigmoid { alpha, beta } => quote!(Act::HardSigmoid { alpha: #alpha, beta: #beta }),
-        Activation::Clip { min, max } => quote!(Act::Clip { min: #min, max: #max }),
+        Activation::Identity => quote!(k::Identity),
+        Activation::Relu => quote!(k::Relu),
+        Activation::Sigmoid => quote!(k::Sigmoid),
+        Activation::HardSwish => quote!(k::HardSwish),
+        Activation::HardSigmoid { alpha, beta } => quote!(k::HardSigmoid { alpha: #alpha, beta: #beta }),
+        Activation::Clip { min, max } => quote!(k::Clip { min: #min, max: #max }),
     }
 }
 
@@ -307,10 +321,10 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);
             let r = se.w1.shape[0];
-            let w1 = seg(blob.push(&pack::transpose(r, c, &se.w1.data)));
-            let b1 = seg(blob.push(&se.b1));
-            let w2 = seg(blob.push(&pack::transpose(c, r, &se.w2.data)));
-            let b2 = seg(blob.push(&se.b2));
+            let w1 = seg(blob.push(&pack::panels_from_nk(r, c, &se.w1.data)));
+            let b1 = seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR)));
+            let w2 = seg(blob.push(&pack::panels_from_nk(c, r, &se.w2.data)));
+            let b2 = seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR)));
             let (a1, a2) = (act_tokens(se.act), act_tokens(se.gate));
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
@@ -339,15 +353,17 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
         }
         Op::MatMul { weight, bias, act } => {
             let (kk, n) = (weight.shape[0], weight.shape[1]);
-            let wseg = seg(blob.push(&weight.data));
-            let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, 1)));
+            // A matrix-vector product is the pointwise GEMM with one pixel: same packed panels,
+            // streamed once.
+            let wseg = seg(blob.push(&pack::panels_from_kn(kk, n, &weight.data)));
+            let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, pack::PW_NR)));
             let a = act_tokens(*act);
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
             Ok(Lowered {
                 kernel: "fully_connected",
                 summary: format!("{kk} -> {n}{}", act_name(*act)),
-                body: quote! { #split k::fc::fully_connected::<#kk, #n>(#s0, #wseg, #bseg, #a, dst); },
+                body: quote! { #split k::pwconv::pwconv::<1, #kk, #n>(#s0, #wseg, #bseg, #a, None, dst); },
                 reads_pixels: false,
             })
         }

@@ -270,18 +270,20 @@ impl Graph {
 
     /// Multiply-accumulate count of convolutions and matrix products (the usual "MACs"/"FLOPs/2").
     pub fn mac_count(&self) -> usize {
-        self.nodes
-            .iter()
-            .map(|n| match &n.op {
-                Op::Conv(c) => {
-                    let out = self.values[n.output].numel();
-                    out * c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]
-                }
-                Op::MatMul { weight, .. } => weight.numel(),
-                Op::SqueezeExcite(se) => se.w1.numel() + se.w2.numel(),
-                _ => 0,
-            })
-            .sum()
+        self.nodes.iter().map(|n| self.node_macs(n)).sum()
+    }
+
+    /// Multiply-accumulates of one node (convolutions, fully connected, squeeze-excite).
+    pub fn node_macs(&self, n: &Node) -> usize {
+        match &n.op {
+            Op::Conv(c) => {
+                let out = self.values[n.output].numel();
+                out * c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]
+            }
+            Op::MatMul { weight, .. } => weight.numel(),
+            Op::SqueezeExcite(se) => se.w1.numel() + se.w2.numel(),
+            _ => 0,
+        }
     }
 }
 

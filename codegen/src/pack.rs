@@ -45,6 +45,21 @@ fn round_up(x: usize, m: usize) -> usize {
 /// Pointwise weights `[N, K, 1, 1]` -> panels `[ceil(N/NR)][K][NR]`, zero-padded past N.
 pub fn pointwise(w: &Tensor) -> Vec<f32> {
     let (n, k) = (w.shape[0], w.shape[1]);
+    gemm_panels(n, k, |col, kk| w.data[col * k + kk])
+}
+
+/// A `[K][N]` (input-major) matrix, e.g. a fully connected layer's, -> the pointwise panel layout.
+pub fn panels_from_kn(k: usize, n: usize, data: &[f32]) -> Vec<f32> {
+    gemm_panels(n, k, |col, kk| data[kk * n + col])
+}
+
+/// An `[N][K]` (output-major) matrix, e.g. a squeeze-excite layer's, -> the pointwise panel layout.
+pub fn panels_from_nk(n: usize, k: usize, data: &[f32]) -> Vec<f32> {
+    gemm_panels(n, k, |col, kk| data[col * k + kk])
+}
+
+/// Panels `[ceil(N/NR)][K][NR]` of `at(col, kk)`, zero-padded past N.
+fn gemm_panels(n: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> {
     let panels = n.div_ceil(PW_NR);
     let mut out = vec![0.0; panels * k * PW_NR];
     for p in 0..panels {
@@ -52,7 +67,7 @@ pub fn pointwise(w: &Tensor) -> Vec<f32> {
             for j in 0..PW_NR {
                 let col = p * PW_NR + j;
                 if col < n {
-                    out[(p * k + kk) * PW_NR + j] = w.data[col * k + kk];
+                    out[(p * k + kk) * PW_NR + j] = at(col, kk);
                 }
             }
         }
@@ -98,13 +113,3 @@ pub fn direct(c: &Conv) -> Vec<f32> {
     out
 }
 
-/// A `[rows, cols]` matrix transposed to `[cols, rows]` (matvec kernels read input-major).
-pub fn transpose(rows: usize, cols: usize, data: &[f32]) -> Vec<f32> {
-    let mut out = vec![0.0; rows * cols];
-    for r in 0..rows {
-        for c in 0..cols {
-            out[c * rows + r] = data[r * cols + c];
-        }
-    }
-    out
-}

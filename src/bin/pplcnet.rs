@@ -121,6 +121,9 @@ struct BenchArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
+    /// Also time every layer (median over the runs) and report GFLOP/s per layer.
+    #[arg(long)]
+    layers: bool,
 }
 
 #[derive(Args)]
@@ -521,9 +524,62 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Median time of every layer over `iters` runs, printed with GFLOP/s (2 flops per MAC).
+fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64) {
+    let n = MODEL.layers.len();
+    let mut samples = vec![Vec::with_capacity(iters as usize); n];
+    let mut stamps = vec![Instant::now(); n];
+    for _ in 0..iters {
+        let start = Instant::now();
+        std::hint::black_box(pplcnet::classify_with_hook(input, ws, |i| stamps[i] = Instant::now()));
+        let mut prev = start;
+        for (i, &t) in stamps.iter().enumerate() {
+            samples[i].push(t - prev);
+            prev = t;
+        }
+    }
+    let medians: Vec<Duration> = samples
+        .iter_mut()
+        .map(|s| {
+            s.sort();
+            percentile(s, 50.0)
+        })
+        .collect();
+    let total: Duration = medians.iter().sum();
+    println!("per layer, median of {iters} runs (sum of medians {:.3} ms):", ms(total));
+    println!("  {:>3}  {:>8}  {:>5}  {:>7}  layer", "#", "ms", "%", "GFLOP/s");
+    for (i, (l, d)) in MODEL.layers.iter().zip(&medians).enumerate() {
+        let gflops = if l.macs > 0 {
+            format!("{:7.1}", 2.0 * l.macs as f64 / d.as_secs_f64().max(1e-12) / 1e9)
+        } else {
+            format!("{:>7}", "-")
+        };
+        let pct = 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-12);
+        println!("  {i:>3}  {:8.4}  {pct:5.1}  {gflops}  {l}", ms(*d));
+    }
+    let mut by_kernel: BTreeMap<&str, (Duration, u64)> = BTreeMap::new();
+    for (l, d) in MODEL.layers.iter().zip(&medians) {
+        let e = by_kernel.entry(l.kernel).or_default();
+        e.0 += *d;
+        e.1 += l.macs;
+    }
+    println!("per kernel:");
+    for (k, (d, macs)) in by_kernel {
+        let gflops = 2.0 * macs as f64 / d.as_secs_f64().max(1e-12) / 1e9;
+        println!("  {k:<16} {:8.3} ms  {:5.1}%  {gflops:7.1} GFLOP/s", ms(d), 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-12));
+    }
+}
+
 fn bench(a: BenchArgs) -> io::Result<ExitCode> {
     let input = bench_input();
     let mut ws = Workspace::new_boxed();
+    if a.layers {
+        for _ in 0..a.warmup {
+            std::hint::black_box(pplcnet::classify_with(&input, &mut ws));
+        }
+        bench_layers(&input, &mut ws, a.iters);
+        return Ok(ExitCode::SUCCESS);
+    }
     for _ in 0..a.warmup {
         std::hint::black_box(pplcnet::classify_with(
             std::hint::black_box(&input),

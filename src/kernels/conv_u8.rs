@@ -3,7 +3,7 @@
 //! packed `[KH][KW][CI][COP]` with `COP = CO` rounded up to [`CO_BLOCK`].
 
 use super::simd::{load, store_partial, L};
-use super::Act;
+use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
 pub const CO_BLOCK: usize = L;
@@ -28,7 +28,7 @@ pub fn conv_u8<
     w: &[f32],
     bias: &[f32],
     pad: &[f32],
-    act: Act,
+    act: impl Activation,
     dst: &mut [f32],
 ) {
     let cop = CO.div_ceil(CO_BLOCK) * CO_BLOCK;

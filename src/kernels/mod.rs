@@ -7,7 +7,6 @@
 pub mod conv_u8;
 pub mod dwconv;
 pub mod eltwise;
-pub mod fc;
 pub mod pool;
 pub mod pwconv;
 pub mod simd;
@@ -16,41 +15,84 @@ pub mod squeeze_excite;
 
 use simd::V;
 
-/// The activation fused into a kernel's epilogue.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Act {
-    Identity,
-    Relu,
-    Sigmoid,
-    /// `clamp(alpha * x + beta, 0, 1)`
-    HardSigmoid { alpha: f32, beta: f32 },
-    /// `x * clamp(x / 6 + 0.5, 0, 1)`
-    HardSwish,
-    Clip { min: f32, max: f32 },
-}
-
-impl Act {
+/// An activation fused into a kernel's epilogue. Each is its own type, so every kernel instance is
+/// specialized for its activation: no branch per store.
+pub trait Activation: Copy {
     /// Applies the activation to a vector.
-    #[inline(always)]
-    pub fn apply(self, x: V) -> V {
-        match self {
-            Act::Identity => x,
-            Act::Relu => x.max(V::ZERO),
-            Act::Sigmoid => V::ONE / (V::ONE + (-x).exp()),
-            Act::HardSigmoid { alpha, beta } => {
-                x.mul_add(V::splat(alpha), V::splat(beta)).max(V::ZERO).min(V::ONE)
-            }
-            Act::HardSwish => {
-                x * x.mul_add(V::splat(1.0 / 6.0), V::splat(0.5)).max(V::ZERO).min(V::ONE)
-            }
-            Act::Clip { min, max } => x.max(V::splat(min)).min(V::splat(max)),
-        }
-    }
+    fn apply(self, x: V) -> V;
 
     /// Applies the activation to one value (same arithmetic as the vector form).
     #[inline(always)]
-    pub fn apply1(self, x: f32) -> f32 {
+    fn apply1(self, x: f32) -> f32 {
         self.apply(V::splat(x)).as_array()[0]
+    }
+}
+
+/// `x`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Identity;
+/// `max(x, 0)` (NaN stays NaN)
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relu;
+/// `1 / (1 + exp(-x))`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sigmoid;
+/// `x * clamp(x / 6 + 0.5, 0, 1)`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HardSwish;
+/// `clamp(alpha * x + beta, 0, 1)`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HardSigmoid {
+    pub alpha: f32,
+    pub beta: f32,
+}
+/// `clamp(x, min, max)`
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Clip {
+    pub min: f32,
+    pub max: f32,
+}
+
+impl Activation for Identity {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        x
+    }
+}
+
+impl Activation for Relu {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        // `max(0, x)` returns its second operand when either is NaN.
+        V::ZERO.fast_max(x)
+    }
+}
+
+impl Activation for Sigmoid {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        V::ONE / (V::ONE + (-x).exp())
+    }
+}
+
+impl Activation for HardSwish {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        x * x.mul_add(V::splat(1.0 / 6.0), V::splat(0.5)).max(V::ZERO).min(V::ONE)
+    }
+}
+
+impl Activation for HardSigmoid {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        x.mul_add(V::splat(self.alpha), V::splat(self.beta)).max(V::ZERO).min(V::ONE)
+    }
+}
+
+impl Activation for Clip {
+    #[inline(always)]
+    fn apply(self, x: V) -> V {
+        x.max(V::splat(self.min)).min(V::splat(self.max))
     }
 }
 

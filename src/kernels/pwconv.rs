@@ -3,7 +3,7 @@
 //! `[ceil(N/NR)][K][NR]`. The micro-kernel keeps an `MR x NR` tile of accumulators in registers.
 
 use super::simd::{load, store, store_partial, V, L};
-use super::Act;
+use super::Activation;
 
 /// Output channels per weight panel (the code generator packs with the same width).
 pub const NR: usize = 32;
@@ -15,7 +15,7 @@ pub fn pwconv<const M: usize, const K: usize, const N: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
-    act: Act,
+    act: impl Activation,
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
@@ -45,7 +45,7 @@ fn tile<const R: usize, const K: usize, const N: usize>(
     src: &[f32],
     wp: &[f32],
     b: [V; 2],
-    act: Act,
+    act: impl Activation,
     residual: Option<&[f32]>,
     dst: &mut [f32],
     m: usize,

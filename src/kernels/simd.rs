@@ -19,6 +19,17 @@ pub fn load_partial(s: &[f32]) -> V {
     V::from(&s[..s.len().min(L)])
 }
 
+/// Loads the first `n` (1..=16) values of `s`, zero-filling the rest. With `n` a constant after
+/// inlining, the full case is one vector load.
+#[inline(always)]
+pub fn load_n(s: &[f32], n: usize) -> V {
+    if n == L {
+        load(s)
+    } else {
+        load_partial(&s[..n])
+    }
+}
+
 /// Stores 16 values into the start of `d`.
 #[inline(always)]
 pub fn store(d: &mut [f32], v: V) {
@@ -30,4 +41,29 @@ pub fn store(d: &mut [f32], v: V) {
 pub fn store_partial(d: &mut [f32], v: V) {
     let n = d.len().min(L);
     d[..n].copy_from_slice(&v.as_array()[..n]);
+}
+
+/// Stores the first `n` (1..=16) lanes of `v` into the start of `d`.
+#[inline(always)]
+pub fn store_n(d: &mut [f32], v: V, n: usize) {
+    if n == L {
+        store(d, v)
+    } else {
+        store_partial(&mut d[..n], v)
+    }
+}
+
+/// Calls `f(c0, n)` for every block of up to 16 channels of `0..c`: full blocks first, then the
+/// tail (with `c` a constant, `n` is a constant in each of the two calls after inlining).
+#[inline(always)]
+pub fn for_blocks(c: usize, mut f: impl FnMut(usize, usize)) {
+    let full = c / L * L;
+    let mut c0 = 0;
+    while c0 < full {
+        f(c0, L);
+        c0 += L;
+    }
+    if full < c {
+        f(full, c - full);
+    }
 }

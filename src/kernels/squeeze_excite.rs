@@ -1,36 +1,33 @@
 //! Squeeze-and-excitation over HWC activations, fused: mean over pixels, two small fully connected
-//! layers, a gate, then every pixel scaled per channel. `w1` is `[C][R]`, `w2` is `[R][C]` (input-major).
+//! layers (the pointwise GEMM with one pixel, weights in its panel layout), a gate, then every pixel
+//! scaled per channel.
 
-use super::simd::{load, load_partial, store, store_partial, L};
-use super::{fc::fully_connected, pool::global_avg_pool, Act};
+use super::simd::{for_blocks, load_n, store_n};
+use super::{pool::global_avg_pool, pwconv::pwconv, Activation};
 
-/// `dst[p][c] = src[p][c] * gate(W2 act(W1 mean(src) + b1) + b2)[c]`.
+/// `dst[p][c] = src[p][c] * gate(W2 act(W1 mean(src) + b1) + b2)[c]`; `w1`, `w2` packed as panels,
+/// `b1`, `b2` padded like the pointwise kernel's.
 #[allow(clippy::too_many_arguments)]
 pub fn squeeze_excite<const HW: usize, const C: usize, const R: usize>(
     src: &[f32],
     w1: &[f32],
     b1: &[f32],
-    act: Act,
+    act: impl Activation,
     w2: &[f32],
     b2: &[f32],
-    gate_act: Act,
+    gate_act: impl Activation,
     dst: &mut [f32],
 ) {
     assert!(src.len() == HW * C && dst.len() == HW * C);
     let mut mean = [0.0f32; C];
     global_avg_pool::<HW, C>(src, &mut mean);
     let mut hidden = [0.0f32; R];
-    fully_connected::<C, R>(&mean, w1, b1, act, &mut hidden);
+    pwconv::<1, C, R>(&mean, w1, b1, act, None, &mut hidden);
     let mut gate = [0.0f32; C];
-    fully_connected::<R, C>(&hidden, w2, b2, gate_act, &mut gate);
+    pwconv::<1, R, C>(&hidden, w2, b2, gate_act, None, &mut gate);
     for (s, d) in src.chunks_exact(C).zip(dst.chunks_exact_mut(C)) {
-        let mut c0 = 0;
-        while c0 + L <= C {
-            store(&mut d[c0..], load(&s[c0..]) * load(&gate[c0..]));
-            c0 += L;
-        }
-        if c0 < C {
-            store_partial(&mut d[c0..], load_partial(&s[c0..]) * load_partial(&gate[c0..]));
-        }
+        for_blocks(C, |c0, n| {
+            store_n(&mut d[c0..], load_n(&s[c0..], n) * load_n(&gate[c0..], n), n);
+        });
     }
 }
