@@ -1,12 +1,18 @@
 //! Direct convolution reading u8 HWC pixels (the stem): the input normalization is already folded into
 //! the weights, and padded positions read the per-channel value `pad[ci]` instead of 0. Weights are
 //! packed `[KH][KW][CI][COP]` with `COP = CO` rounded up to [`CO_BLOCK`].
+//!
+//! Interior pixels (every tap inside the image) run [`PX`] at a time over two channel blocks, so each
+//! weight vector is loaded once per group and the accumulator chains are independent; the few
+//! border pixels take the general path with pad values.
 
-use super::simd::{load, store_partial, L};
+use super::simd::{load, store_n, V, L};
 use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
 pub const CO_BLOCK: usize = L;
+/// Interior output pixels computed together.
+const PX: usize = 4;
 
 /// `dst[OH][OW][CO] = act(bias + sum over taps and input channels of x * w)`.
 #[allow(clippy::too_many_arguments)]
@@ -34,26 +40,129 @@ pub fn conv_u8<
     let cop = CO.div_ceil(CO_BLOCK) * CO_BLOCK;
     assert!(src.len() == IH * IW * CI && w.len() == KH * KW * CI * cop && bias.len() == cop);
     assert!(pad.len() == CI && dst.len() == OH * OW * CO);
+    // Interior range of an output coordinate: o * S >= P and o * S + K - 1 - P < I.
+    let interior = |p: usize, s: usize, k: usize, i: usize, o: usize| {
+        let lo = p.div_ceil(s).min(o);
+        let hi = if i + p >= k { ((i + p - k) / s + 1).min(o) } else { 0 }.max(lo);
+        (lo, hi)
+    };
+    let (oy_lo, oy_hi) = interior(PT, SH, KH, IH, OH);
+    let (ox_lo, ox_hi) = interior(PL, SW, KW, IW, OW);
+    let tap = Taps::<IW, CI, KH, KW, SW> { src, w, cop };
     for oy in 0..OH {
-        for ox in 0..OW {
-            let out = &mut dst[(oy * OW + ox) * CO..(oy * OW + ox + 1) * CO];
-            for cb in (0..cop).step_by(CO_BLOCK) {
-                let mut acc = load(&bias[cb..]);
-                for ky in 0..KH {
-                    let iy = (oy * SH + ky).wrapping_sub(PT);
-                    for kx in 0..KW {
-                        let ix = (ox * SW + kx).wrapping_sub(PL);
-                        let inside = iy < IH && ix < IW;
-                        for ci in 0..CI {
-                            let x = if inside { src[(iy * IW + ix) * CI + ci] as f32 } else { pad[ci] };
-                            let t = ((ky * KW + kx) * CI + ci) * cop + cb;
-                            acc = super::simd::V::splat(x).mul_add(load(&w[t..]), acc);
+        let mut ox = 0;
+        while ox < OW {
+            if (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo && ox + PX <= ox_hi {
+                let (iy, ix) = (oy * SH - PT, ox * SW - PL);
+                let mut cb = 0;
+                while cb + 2 * L <= cop {
+                    let acc = tap.interior::<PX, 2>(bias, iy, ix, cb);
+                    store_pixels::<CO, PX, 2>(dst, (oy * OW + ox) * CO, cb, acc, act);
+                    cb += 2 * L;
+                }
+                if cb < cop {
+                    let acc = tap.interior::<PX, 1>(bias, iy, ix, cb);
+                    store_pixels::<CO, PX, 1>(dst, (oy * OW + ox) * CO, cb, acc, act);
+                }
+                ox += PX;
+            } else {
+                border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(src, w, bias, pad, act, dst, oy, ox, OW);
+                ox += 1;
+            }
+        }
+    }
+}
+
+/// Stores `acc[p][b]` (activation applied) for pixels starting at `base` and blocks `cb + b*16`.
+#[inline(always)]
+fn store_pixels<const CO: usize, const P: usize, const B: usize>(
+    dst: &mut [f32],
+    base: usize,
+    cb: usize,
+    acc: [[V; B]; P],
+    act: impl Activation,
+) {
+    for (p, blocks) in acc.into_iter().enumerate() {
+        for (b, a) in blocks.into_iter().enumerate() {
+            let c = cb + b * L;
+            store_n(&mut dst[base + p * CO + c..], act.apply(a), L.min(CO - c));
+        }
+    }
+}
+
+struct Taps<'a, const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize> {
+    src: &'a [u8],
+    w: &'a [f32],
+    cop: usize,
+}
+
+impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize> Taps<'_, IW, CI, KH, KW, SW> {
+    /// All taps for `P` pixels whose top-left input is `(iy, ix)` (then every `SW` columns),
+    /// channel blocks `cb..cb + B*16`.
+    #[inline(always)]
+    fn interior<const P: usize, const B: usize>(&self, bias: &[f32], iy: usize, ix: usize, cb: usize) -> [[V; B]; P] {
+        let b: [V; B] = core::array::from_fn(|b| load(&bias[cb + b * L..]));
+        let mut acc = [b; P];
+        for ky in 0..KH {
+            let row = &self.src[(iy + ky) * IW * CI..(iy + ky + 1) * IW * CI];
+            for kx in 0..KW {
+                for ci in 0..CI {
+                    let t = ((ky * KW + kx) * CI + ci) * self.cop + cb;
+                    let wv: [V; B] = core::array::from_fn(|b| load(&self.w[t + b * L..]));
+                    for (p, a) in acc.iter_mut().enumerate() {
+                        let x = V::splat(row[(ix + p * SW + kx) * CI + ci] as f32);
+                        for (b, a) in a.iter_mut().enumerate() {
+                            *a = x.mul_add(wv[b], *a);
                         }
                     }
                 }
-                let end = (cb + CO_BLOCK).min(CO);
-                store_partial(&mut out[cb..end], act.apply(acc));
             }
         }
+        acc
+    }
+}
+
+/// One output pixel with any taps in the padding (which reads `pad[ci]`).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn border_pixel<
+    const IH: usize,
+    const IW: usize,
+    const CI: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    src: &[u8],
+    w: &[f32],
+    bias: &[f32],
+    pad: &[f32],
+    act: impl Activation,
+    dst: &mut [f32],
+    oy: usize,
+    ox: usize,
+    ow: usize,
+) {
+    let cop = bias.len();
+    let out = &mut dst[(oy * ow + ox) * CO..(oy * ow + ox + 1) * CO];
+    for cb in (0..cop).step_by(CO_BLOCK) {
+        let mut acc = load(&bias[cb..]);
+        for ky in 0..KH {
+            let iy = (oy * SH + ky).wrapping_sub(PT);
+            for kx in 0..KW {
+                let ix = (ox * SW + kx).wrapping_sub(PL);
+                let inside = iy < IH && ix < IW;
+                for ci in 0..CI {
+                    let x = if inside { src[(iy * IW + ix) * CI + ci] as f32 } else { pad[ci] };
+                    let t = ((ky * KW + kx) * CI + ci) * cop + cb;
+                    acc = V::splat(x).mul_add(load(&w[t..]), acc);
+                }
+            }
+        }
+        store_n(&mut out[cb..], act.apply(acc), L.min(CO - cb));
     }
 }

@@ -3,11 +3,11 @@
 //! Per output row and 16-channel block, interior pixels (all KW taps inside the image) run in groups
 //! of [`PX`] so each weight vector is loaded once per group; only border pixels clamp their tap range.
 
-use super::simd::{for_blocks, load_n, store_n, L, V};
+use super::simd::{for_blocks, load_n, load_n_unchecked, store_n, L, V};
 use super::Activation;
 
 /// Interior output pixels computed together (independent accumulator chains sharing weight loads).
-const PX: usize = 4;
+const PX: usize = 8;
 /// Channel blocks computed together for a border pixel.
 const CB: usize = 4;
 
@@ -49,8 +49,8 @@ pub fn dwconv<
             let kx1 = KW.min((IW + PL).saturating_sub(ox * SW));
             let mut c0 = 0;
             while c0 + CB * L <= C {
-                let acc = row.taps::<1, CB>(bias, ox, kx0, kx1, c0, L);
-                for (b, a) in acc[0].into_iter().enumerate() {
+                let [acc] = row.taps::<1, CB>(bias, ox, kx0, kx1, c0, L);
+                for (b, a) in acc.into_iter().enumerate() {
                     store_n(&mut drow[ox * C + c0 + b * L..], act.apply(a), L);
                 }
                 c0 += CB * L;
@@ -82,7 +82,11 @@ pub fn dwconv<
                 0 => {}
                 1 => rest!(1),
                 2 => rest!(2),
-                _ => rest!(3),
+                3 => rest!(3),
+                4 => rest!(4),
+                5 => rest!(5),
+                6 => rest!(6),
+                _ => rest!(7),
             }
         });
     }
@@ -113,16 +117,24 @@ impl<const IW: usize, const C: usize, const KW: usize, const SW: usize, const PL
     ) -> [[V; B]; P] {
         let b: [V; B] = core::array::from_fn(|b| load_n(&bias[c0 + b * L..], n));
         let mut acc = [b; P];
+        // Bounds for the unchecked loads below (checked once per call): every tap reads an input
+        // row in iy..iy + (ky1 - ky0) <= IH and a column in ox*SW + kx0 - PL ..= (ox+P-1)*SW + kx1-1 - PL
+        // < IW, channels c0 + b*16 + n <= C, weight taps below ky1*KW.
+        let rows = self.ky1.saturating_sub(self.ky0);
+        assert!(self.ky1 * KW * C <= self.w.len() && (self.iy + rows) * IW * C <= self.src.len());
+        assert!(c0 + (B - 1) * L + n <= C);
+        assert!(kx1 <= KW && (kx0 >= kx1 || (ox * SW + kx0 >= PL && (ox + P - 1) * SW + kx1 - 1 - PL < IW)));
         for (dy, ky) in (self.ky0..self.ky1).enumerate() {
-            let iy = self.iy + dy;
-            let srow = &self.src[iy * IW * C..(iy + 1) * IW * C];
+            let srow = (self.iy + dy) * IW * C;
             for kx in kx0..kx1 {
                 let t = (ky * KW + kx) * C + c0;
-                let wv: [V; B] = core::array::from_fn(|b| load_n(&self.w[t + b * L..], n));
+                // SAFETY: ky < ky1, kx < KW, c0 + b*16 + n <= C (asserted above): in bounds.
+                let wv: [V; B] = core::array::from_fn(|b| unsafe { load_n_unchecked(self.w, t + b * L, n) });
                 for (p, a) in acc.iter_mut().enumerate() {
-                    let s = ((ox + p) * SW + kx - PL) * C + c0;
+                    let s = srow + ((ox + p) * SW + kx - PL) * C + c0;
                     for (b, a) in a.iter_mut().enumerate() {
-                        *a = load_n(&srow[s + b * L..], n).mul_add(wv[b], *a);
+                        // SAFETY: row, column and channel range asserted above: in bounds.
+                        *a = unsafe { load_n_unchecked(self.src, s + b * L, n) }.mul_add(wv[b], *a);
                     }
                 }
             }

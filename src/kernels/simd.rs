@@ -30,6 +30,23 @@ pub fn load_n(s: &[f32], n: usize) -> V {
     }
 }
 
+/// [`load_n`] of `s[i..i + n]` without bounds checks, for inner loops whose indices the kernel
+/// proved in range from its shape assertions.
+///
+/// # Safety
+/// `i + n <= s.len()` and `1 <= n <= 16`.
+#[inline(always)]
+pub unsafe fn load_n_unchecked(s: &[f32], i: usize, n: usize) -> V {
+    debug_assert!(i + n <= s.len() && (1..=L).contains(&n));
+    if n == L {
+        // SAFETY: the caller guarantees `s[i..i + 16]` is in bounds; unaligned reads are allowed.
+        V::new(unsafe { core::ptr::read_unaligned(s.as_ptr().add(i).cast::<[f32; L]>()) })
+    } else {
+        // SAFETY: the caller guarantees `s[i..i + n]` is in bounds.
+        load_partial(unsafe { s.get_unchecked(i..i + n) })
+    }
+}
+
 /// Stores 16 values into the start of `d`.
 #[inline(always)]
 pub fn store(d: &mut [f32], v: V) {
