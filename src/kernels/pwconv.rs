@@ -2,7 +2,7 @@
 //! (+ residual)`, HWC activations (M pixels, K input channels) and weights packed in `NR`-wide panels
 //! `[ceil(N/NR)][K][NR]`. The micro-kernel keeps an `MR x NR` tile of accumulators in registers.
 
-use super::simd::{load, load_partial, store, store_n, store_partial, V, L};
+use super::simd::{load, load_n, load_partial, store, store_n, V, L};
 use super::Activation;
 
 /// Output channels per weight panel (the code generator packs with the same width).
@@ -41,76 +41,107 @@ pub fn pwconv<const M: usize, const K: usize, const N: usize>(
         let n0 = p * NR;
         let cols = NR.min(N - n0);
         let b = [load(&bias[n0..]), load(&bias[n0 + L..])];
-        macro_rules! rows {
-            ($mr:literal) => {{
-                let mut m = 0;
-                while m + $mr <= M {
-                    tile::<$mr, K, N>(src, wp, b, act, residual, dst, m, n0, cols);
-                    m += $mr;
-                }
-                match M - m {
-                    0 => {}
-                    1 => tile::<1, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                    2 => tile::<2, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                    3 => tile::<3, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                    4 => tile::<4, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                    5 => tile::<5, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                    _ => tile::<6, K, N>(src, wp, b, act, residual, dst, m, n0, cols),
-                }
-            }};
-        }
-        // Rows per register tile: 6, or 7 / 5 when that leaves no short (latency-bound) remainder.
-        match mr_for(M) {
-            7 => rows!(7),
-            5 => rows!(5),
-            _ => rows!(6),
+        // K in chunks of KC so the panel's chunk stays in L1 across all row tiles; partial sums
+        // go through `dst` between chunks.
+        let mut next = 0;
+        while next < K {
+            // With a single chunk, the K range is the constant 0..K (fully known to the optimizer).
+            let (k0, k1) = if K <= KC { (0, K) } else { (next, (next + KC).min(K)) };
+            let t = Tile { src, wp, b, residual, n0, cols, k0, k1, first: k0 == 0, last: k1 == K };
+            macro_rules! rows {
+                ($mr:literal) => {{
+                    let mut m = 0;
+                    while m + $mr <= M {
+                        t.run::<$mr, K, N>(act, dst, m);
+                        m += $mr;
+                    }
+                    match M - m {
+                        0 => {}
+                        1 => t.run::<1, K, N>(act, dst, m),
+                        2 => t.run::<2, K, N>(act, dst, m),
+                        3 => t.run::<3, K, N>(act, dst, m),
+                        4 => t.run::<4, K, N>(act, dst, m),
+                        5 => t.run::<5, K, N>(act, dst, m),
+                        _ => t.run::<6, K, N>(act, dst, m),
+                    }
+                }};
+            }
+            // Rows per register tile: 6, or 7 / 5 when that leaves no short (latency-bound) remainder.
+            match mr_for(M) {
+                7 => rows!(7),
+                5 => rows!(5),
+                _ => rows!(6),
+            }
+            next = k1;
         }
     }
 }
 
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn tile<const R: usize, const K: usize, const N: usize>(
-    src: &[f32],
-    wp: &[f32],
+/// Input channels per cache block: a `KC x NR` weight chunk is 32 KiB.
+const KC: usize = 256;
+
+/// One weight panel's K chunk, applied to row tiles.
+struct Tile<'a> {
+    src: &'a [f32],
+    wp: &'a [f32],
     b: [V; 2],
-    act: impl Activation,
-    residual: Option<&[f32]>,
-    dst: &mut [f32],
-    m: usize,
+    residual: Option<&'a [f32]>,
     n0: usize,
     cols: usize,
-) {
-    let rows = &src[m * K..(m + R) * K];
-    let mut acc = [b; R];
-    for (k, wk) in wp.chunks_exact(NR).enumerate().take(K) {
-        let w0 = load(wk);
-        let w1 = load(&wk[L..]);
-        for r in 0..R {
-            let a = V::splat(rows[r * K + k]);
-            acc[r][0] = a.mul_add(w0, acc[r][0]);
-            acc[r][1] = a.mul_add(w1, acc[r][1]);
-        }
-    }
-    for (r, acc) in acc.iter().enumerate() {
-        let row = (m + r) * N + n0;
-        let out = &mut dst[row..row + cols];
-        let mut v = [act.apply(acc[0]), act.apply(acc[1])];
-        if let Some(res) = residual {
-            let res = &res[row..row + cols];
-            for (h, vh) in v.iter_mut().enumerate() {
-                let lo = (h * L).min(cols);
-                let hi = ((h + 1) * L).min(cols);
-                *vh += V::from(&res[lo..hi]);
+    k0: usize,
+    k1: usize,
+    /// The first chunk starts from the bias, later ones from the partial sums in `dst`.
+    first: bool,
+    /// The last chunk applies the epilogue (activation, residual).
+    last: bool,
+}
+
+impl Tile<'_> {
+    #[inline(always)]
+    fn run<const R: usize, const K: usize, const N: usize>(&self, act: impl Activation, dst: &mut [f32], m: usize) {
+        let rows = &self.src[m * K..(m + R) * K];
+        let (n0, cols) = (self.n0, self.cols);
+        let lo = L.min(cols);
+        let mut acc = [self.b; R];
+        if !self.first {
+            for (r, a) in acc.iter_mut().enumerate() {
+                let row = (m + r) * N + n0;
+                *a = [load_n(&dst[row..], lo), if cols > L { load_n(&dst[row + L..], cols - L) } else { V::ZERO }];
             }
         }
-        if cols == NR {
-            store(out, v[0]);
-            store(&mut out[L..], v[1]);
-        } else {
-            let split = L.min(cols);
-            store_partial(&mut out[..split], v[0]);
-            store_partial(&mut out[split..], v[1]);
+        let wp = &self.wp[self.k0 * NR..self.k1 * NR];
+        assert!(self.k1 <= K && rows.len() == R * K);
+        for (k, wk) in (self.k0..self.k1).zip(wp.chunks_exact(NR)) {
+            let w0 = load(wk);
+            let w1 = load(&wk[L..]);
+            for r in 0..R {
+                // SAFETY: r < R and k < k1 <= K (asserted above), so r*K + k < R*K == rows.len().
+                let a = V::splat(unsafe { *rows.get_unchecked(r * K + k) });
+                acc[r][0] = a.mul_add(w0, acc[r][0]);
+                acc[r][1] = a.mul_add(w1, acc[r][1]);
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            let row = (m + r) * N + n0;
+            let mut v = *acc;
+            if self.last {
+                v = [act.apply(v[0]), act.apply(v[1])];
+                if let Some(res) = self.residual {
+                    v[0] += load_n(&res[row..], lo);
+                    if cols > L {
+                        v[1] += load_n(&res[row + L..], cols - L);
+                    }
+                }
+            }
+            if cols == NR {
+                store(&mut dst[row..], v[0]);
+                store(&mut dst[row + L..], v[1]);
+            } else {
+                store_n(&mut dst[row..], v[0], lo);
+                if cols > L {
+                    store_n(&mut dst[row + L..], v[1], cols - L);
+                }
+            }
         }
     }
 }
