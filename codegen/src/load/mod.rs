@@ -3,6 +3,7 @@
 pub mod builder;
 mod onnx;
 mod onnx_proto;
+pub mod paddle;
 
 use std::path::Path;
 
@@ -11,20 +12,46 @@ use crate::ir::Graph;
 use crate::InputSpec;
 
 pub use onnx::load_onnx;
+pub use paddle::load_paddle;
 
-/// Reads a model file in any supported format into the IR (no passes run yet).
+/// Reads a model in any supported format into the IR (no passes run yet): an `.onnx` file, a Paddle
+/// inference directory (`inference.pdmodel` or `inference.json`, with `inference.pdiparams`), one of those
+/// files, or a `.tar` / `.tar.gz` / `.tgz` of such a directory.
 pub fn load_model(path: &Path, spec: &InputSpec) -> Result<Graph> {
-    let is_onnx = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
-    if path.is_dir() {
+    let is_onnx = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"));
+    if !path.exists() {
         return Err(Error::file(
             path,
-            "Paddle inference directories are not supported yet; convert with paddle2onnx and pass the .onnx file",
+            "cannot read the model: it does not exist",
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read the model: {e}")))?;
+    if !is_onnx && paddle::is_paddle_path(path) {
+        return load_paddle(path, spec);
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::file(path, format!("cannot read the model: {e}")))?;
     if is_onnx {
         load_onnx(path, &bytes, spec)
     } else {
-        Err(Error::file(path, "unknown model format (expected a .onnx file)"))
+        Err(Error::file(
+            path,
+            "unknown model format (expected a .onnx file, a Paddle inference directory with inference.pdmodel or \
+             inference.json and inference.pdiparams, or a .tar/.tar.gz/.tgz of one)",
+        ))
     }
+}
+
+/// The files and directories a model at `path` is read from, for a build script's `rerun-if-changed`
+/// (for a Paddle directory: the directory and its model and parameter files).
+pub fn input_files(path: &Path) -> Vec<std::path::PathBuf> {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+        || !paddle::is_paddle_path(path)
+    {
+        return vec![path.to_path_buf()];
+    }
+    paddle::input_files(path)
 }

@@ -1,0 +1,841 @@
+//! [`PaddleOp`]s -> IR, through the same [`Builder`] as the ONNX front end.
+//!
+//! Conv biases arrive as `elementwise_add(axis=1)` of a `[C]` parameter (Paddle <= 2.4), as
+//! `reshape2` + `elementwise_add(axis=-1)` (2.5+), or as PIR `reshape` + `add`: the reshape of a parameter
+//! folds to a constant here and the add becomes `AddConst`, which the `fold_bias_add` pass merges into the
+//! conv exactly as for paddle2onnx's ONNX. Inference dropout (`downgrade_in_infer`) is a multiplication
+//! by `1 - p`, as in Paddle's kernel.
+
+use std::path::Path;
+
+use super::{Attr, ModelFiles, PaddleOp, Program};
+use crate::error::{Error, Result};
+use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
+use crate::load::builder::{broadcast_shapes, conv_out_dim, reshape_target, Builder, Const, Sym};
+use crate::InputSpec;
+
+/// Builds the IR graph of a parsed program whose parameters have been read.
+pub(crate) fn build(
+    files: &ModelFiles,
+    program: &Program,
+    params: Vec<(String, Const)>,
+    spec: &InputSpec,
+) -> Result<Graph> {
+    let file = files.model_path.as_path();
+    let spec = input_spec(
+        file,
+        &program.input_name,
+        program.input_dims.as_deref(),
+        spec,
+    )?;
+    let mut b = Builder::new(file, &files.name, &program.input_name, &spec);
+    for (name, c) in params {
+        b.define_const(&name, c);
+    }
+    for op in &program.ops {
+        convert(&mut b, &Ctx { file, op })?;
+    }
+    if program.output_name.is_empty() {
+        return Err(Error::file(file, "the fetch op has no input"));
+    }
+    b.finish(&program.output_name)
+}
+
+/// Checks the declared input dims against `[N, 3, H, W]` (N dynamic or 1), filling H and W.
+fn input_spec(
+    file: &Path,
+    name: &str,
+    dims: Option<&[i64]>,
+    spec: &InputSpec,
+) -> Result<InputSpec> {
+    let mut spec = spec.clone();
+    let Some(dims) = dims else { return Ok(spec) };
+    let bad = |why: String| {
+        Error::file(
+            file,
+            format!("input '{name}' has an unsupported shape {dims:?}: {why}"),
+        )
+    };
+    if dims.len() != 4 {
+        return Err(bad(format!("rank {}, expected 4 (N, C, H, W)", dims.len())));
+    }
+    if dims[0] > 1 {
+        return Err(bad("only batch 1 (or dynamic) is supported".into()));
+    }
+    if dims[1] > 0 && dims[1] != 3 {
+        return Err(bad("expected 3 channels (RGB)".into()));
+    }
+    if dims[2] > 0 {
+        spec.height = dims[2] as usize;
+    }
+    if dims[3] > 0 {
+        spec.width = dims[3] as usize;
+    }
+    Ok(spec)
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+    op: &'a PaddleOp,
+}
+
+impl Ctx<'_> {
+    fn err(&self, reason: impl Into<String>) -> Error {
+        Error::node(self.file, &self.op.name, &self.op.type_name, reason)
+    }
+    /// The (first) variable bound to an input slot, if any.
+    fn arg(&self, slot: &str) -> Option<&str> {
+        self.op
+            .inputs
+            .iter()
+            .find(|(s, _)| s == slot)
+            .and_then(|(_, a)| a.first())
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
+    }
+    fn args(&self, slot: &str) -> Vec<&str> {
+        self.op
+            .inputs
+            .iter()
+            .filter(|(s, _)| s == slot)
+            .flat_map(|(_, a)| a.iter().map(String::as_str))
+            .collect()
+    }
+    fn out(&self, slot: &str) -> Result<String> {
+        self.op
+            .outputs
+            .iter()
+            .find(|(s, _)| s == slot)
+            .and_then(|(_, a)| a.first())
+            .cloned()
+            .ok_or_else(|| self.err(format!("has no '{slot}' output")))
+    }
+    fn attr(&self, name: &str) -> Option<&Attr> {
+        self.op
+            .attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| a)
+    }
+    fn int(&self, name: &str, default: i64) -> Result<i64> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(Attr::Int(v)) => Ok(*v),
+            Some(Attr::Bool(v)) => Ok(i64::from(*v)),
+            Some(Attr::Float(v)) if v.fract() == 0.0 => Ok(*v as i64),
+            Some(other) => {
+                Err(self.err(format!("attribute '{name}' = {other:?} is not an integer")))
+            }
+        }
+    }
+    fn float(&self, name: &str) -> Result<Option<f64>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(Attr::Float(v)) => Ok(Some(*v)),
+            Some(Attr::Int(v)) => Ok(Some(*v as f64)),
+            Some(other) => Err(self.err(format!("attribute '{name}' = {other:?} is not a number"))),
+        }
+    }
+    fn boolean(&self, name: &str, default: bool) -> Result<bool> {
+        match self.attr(name) {
+            None => Ok(default),
+            Some(Attr::Bool(v)) => Ok(*v),
+            Some(Attr::Int(v)) => Ok(*v != 0),
+            Some(other) => {
+                Err(self.err(format!("attribute '{name}' = {other:?} is not a boolean")))
+            }
+        }
+    }
+    fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        match self.attr(name) {
+            None => Ok(None),
+            Some(Attr::Ints(v)) => Ok(Some(v.clone())),
+            Some(Attr::Int(v)) => Ok(Some(vec![*v])),
+            Some(other) => Err(self.err(format!(
+                "attribute '{name}' = {other:?} is not a list of integers"
+            ))),
+        }
+    }
+    fn string(&self, name: &str) -> Option<&str> {
+        match self.attr(name) {
+            Some(Attr::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+    fn sym(&self, b: &Builder, slot: &str) -> Result<Sym> {
+        let name = self
+            .arg(slot)
+            .ok_or_else(|| self.err(format!("missing input '{slot}'")))?;
+        self.sym_named(b, name)
+    }
+    fn sym_named(&self, b: &Builder, name: &str) -> Result<Sym> {
+        b.lookup(name).cloned().ok_or_else(|| {
+            self.err(format!(
+                "input '{name}' is not produced by any earlier op or parameter"
+            ))
+        })
+    }
+    fn value(&self, b: &Builder, slot: &str) -> Result<ValueId> {
+        match self.sym(b, slot)? {
+            Sym::Value(v) => Ok(v),
+            Sym::Const(_) => Err(self.err(format!(
+                "input '{slot}' is a constant where a computed tensor is expected"
+            ))),
+        }
+    }
+    fn konst(&self, b: &Builder, slot: &str) -> Result<Const> {
+        match self.sym(b, slot)? {
+            Sym::Const(c) => Ok(c),
+            Sym::Value(_) => Err(self.err(format!(
+                "input '{slot}' ('{}') must be a parameter or constant but is computed at run time",
+                self.arg(slot).unwrap_or("?")
+            ))),
+        }
+    }
+    fn const_ints(&self, b: &Builder, slot: &str) -> Result<Vec<i64>> {
+        self.konst(b, slot)?
+            .as_i64()
+            .ok_or_else(|| self.err(format!("input '{slot}' must hold integers")))
+    }
+    fn check_nchw(&self) -> Result<()> {
+        for key in ["data_format", "data_layout"] {
+            if let Some(f) = self.string(key) {
+                if f != "NCHW" && f != "AnyLayout" {
+                    return Err(self.err(format!("{key} '{f}' is not supported (only NCHW)")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
+    let op = ctx.op;
+    let name = op.name.clone();
+    match op.kind.as_str() {
+        "conv2d" | "depthwise_conv2d" => {
+            let out = ctx.out("Output")?;
+            let x = ctx.value(b, "Input")?;
+            let weight = ctx.konst(b, "Filter")?.to_f32();
+            let conv = conv(ctx, b.graph.shape(x), weight)?;
+            let (conv, shape) = conv;
+            b.push(&name, Op::Conv(conv), vec![x], &out, shape);
+        }
+        "batch_norm" => {
+            ctx.check_nchw()?;
+            let out = ctx.out("Y")?;
+            let x = ctx.value(b, "X")?;
+            let shape = b.graph.shape(x).to_vec();
+            let c = *shape
+                .get(1)
+                .ok_or_else(|| ctx.err("input has no channel axis"))?;
+            let get = |slot: &str| -> Result<Vec<f32>> {
+                let t = ctx.konst(b, slot)?.to_f32();
+                if t.numel() != c {
+                    return Err(ctx.err(format!(
+                        "'{slot}' has {} values for {c} channels",
+                        t.numel()
+                    )));
+                }
+                Ok(t.data)
+            };
+            let eps = ctx.float("epsilon")?.unwrap_or(1e-5) as f32;
+            let op = Op::BatchNorm {
+                scale: get("Scale")?,
+                bias: get("Bias")?,
+                mean: get("Mean")?,
+                var: get("Variance")?,
+                eps,
+            };
+            b.push(&name, op, vec![x], &out, shape);
+        }
+        "relu" | "sigmoid" | "relu6" | "hard_sigmoid" | "hard_swish" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.value(b, "X")?;
+            let act = match op.kind.as_str() {
+                "relu" => Activation::Relu,
+                "sigmoid" => Activation::Sigmoid,
+                "relu6" => Activation::Clip {
+                    min: 0.0,
+                    max: ctx.float("threshold")?.unwrap_or(6.0) as f32,
+                },
+                "hard_sigmoid" => Activation::HardSigmoid {
+                    alpha: ctx.float("slope")?.unwrap_or(0.2) as f32,
+                    beta: ctx.float("offset")?.unwrap_or(0.5) as f32,
+                },
+                _ => {
+                    let t = ctx.float("threshold")?.unwrap_or(6.0);
+                    let s = ctx.float("scale")?.unwrap_or(6.0);
+                    let o = ctx.float("offset")?.unwrap_or(3.0);
+                    if (t, s, o) != (6.0, 6.0, 3.0) {
+                        return Err(ctx.err(format!(
+                            "hard_swish with threshold {t}, scale {s}, offset {o} is not supported (only 6, 6, 3)"
+                        )));
+                    }
+                    Activation::HardSwish
+                }
+            };
+            let shape = b.graph.shape(x).to_vec();
+            b.push(&name, Op::Act(act), vec![x], &out, shape);
+        }
+        "elementwise_add" | "elementwise_mul" | "elementwise_sub" | "elementwise_div" => {
+            binary(b, ctx)?
+        }
+        "pool2d" => {
+            ctx.check_nchw()?;
+            let out = ctx.out("Out")?;
+            let x = ctx.value(b, "X")?;
+            let s = b.graph.shape(x).to_vec();
+            if s.len() != 4 {
+                return Err(ctx.err(format!("input shape {s:?} is not 4-D")));
+            }
+            let kind = ctx.string("pooling_type").unwrap_or("avg");
+            let ksize = match ctx.arg("KernelSize") {
+                Some(_) => Some(ctx.const_ints(b, "KernelSize")?),
+                None => ctx.ints("ksize")?,
+            };
+            let pads_zero = ctx
+                .ints("paddings")?
+                .is_none_or(|p| p.iter().all(|&v| v == 0));
+            let hw = vec![s[2] as i64, s[3] as i64];
+            let global = ctx.boolean("global_pooling", false)?
+                || (ctx.boolean("adaptive", false)? && ksize.as_deref() == Some(&[1, 1][..]))
+                || (!ctx.boolean("adaptive", false)? && ksize.as_ref() == Some(&hw) && pads_zero);
+            if kind != "avg" || !global {
+                return Err(ctx.err(format!(
+                    "only a global average pool is supported (got pooling_type '{kind}', ksize {ksize:?}, adaptive {}, \
+                     global_pooling {}, input {s:?})",
+                    ctx.boolean("adaptive", false)?,
+                    ctx.boolean("global_pooling", false)?
+                )));
+            }
+            b.push(&name, Op::GlobalAvgPool, vec![x], &out, vec![1, s[1], 1, 1]);
+        }
+        "dropout" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.sym(b, "X")?;
+            let mode = ctx
+                .string("dropout_implementation")
+                .or(ctx.string("mode"))
+                .unwrap_or("downgrade_in_infer");
+            let p = match ctx.arg("P") {
+                Some(_) => {
+                    let t = ctx.konst(b, "P")?.to_f32();
+                    f64::from(
+                        *t.data
+                            .first()
+                            .ok_or_else(|| ctx.err("empty dropout probability"))?,
+                    )
+                }
+                None => ctx
+                    .float("dropout_prob")?
+                    .or(ctx.float("p")?)
+                    .unwrap_or(0.5),
+            };
+            match mode {
+                "upscale_in_train" => b.define(&out, x),
+                "downgrade_in_infer" => {
+                    // Paddle's kernel: out = x * (1.0f - p), in f32.
+                    let keep = 1.0f32 - p as f32;
+                    match x {
+                        _ if keep == 1.0 => b.define(&out, x),
+                        Sym::Value(v) => {
+                            let shape = b.graph.shape(v).to_vec();
+                            b.push(
+                                &name,
+                                Op::MulConst(Tensor::new(vec![1], vec![keep])),
+                                vec![v],
+                                &out,
+                                shape,
+                            );
+                        }
+                        Sym::Const(c) => {
+                            let mut t = c.to_f32();
+                            t.data.iter_mut().for_each(|v| *v *= keep);
+                            b.define_const(&out, Const::F32(t));
+                        }
+                    }
+                }
+                other => {
+                    return Err(
+                        ctx.err(format!("dropout implementation '{other}' is not supported"))
+                    )
+                }
+            }
+        }
+        "flatten_contiguous_range" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.sym(b, "X")?;
+            let s = sym_shape(b, &x);
+            let rank = s.len() as i64;
+            let norm = |a: i64| if a < 0 { a + rank } else { a };
+            let (start, stop) = (
+                norm(ctx.int("start_axis", 1)?),
+                norm(ctx.int("stop_axis", -1)?),
+            );
+            if rank == 0 || start < 0 || stop >= rank || start > stop {
+                return Err(ctx.err(format!(
+                    "cannot flatten axes {start}..={stop} of shape {s:?}"
+                )));
+            }
+            let (start, stop) = (start as usize, stop as usize);
+            let mut target = s[..start].to_vec();
+            target.push(s[start..=stop].iter().product());
+            target.extend_from_slice(&s[stop + 1..]);
+            reshape(b, &name, x, &out, target);
+        }
+        "reshape2" | "reshape" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.sym(b, "X")?;
+            let s = sym_shape(b, &x);
+            let tensors = ctx.args("ShapeTensor");
+            let t = if !tensors.is_empty() {
+                let mut t = Vec::new();
+                for n in tensors {
+                    match ctx.sym_named(b, n)? {
+                        Sym::Const(c) => t.extend(
+                            c.as_i64()
+                                .ok_or_else(|| ctx.err("ShapeTensor must hold integers"))?,
+                        ),
+                        Sym::Value(_) => {
+                            return Err(ctx.err("a shape computed at run time is not supported"))
+                        }
+                    }
+                }
+                t
+            } else if ctx.arg("Shape").is_some() {
+                ctx.const_ints(b, "Shape")?
+            } else {
+                ctx.ints("shape")?.ok_or_else(|| {
+                    ctx.err("no target shape (attribute 'shape' or input 'Shape')")
+                })?
+            };
+            let target = reshape_target(&s, &t)
+                .ok_or_else(|| ctx.err(format!("cannot reshape {s:?} to {t:?}")))?;
+            reshape(b, &name, x, &out, target);
+        }
+        "matmul_v2" | "matmul" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.value(b, "X")?;
+            let s = b.graph.shape(x).to_vec();
+            let mut w = ctx.konst(b, "Y")?.to_f32();
+            let flag = |names: [&str; 3]| -> Result<bool> {
+                let mut v = false;
+                for n in names {
+                    v |= ctx.boolean(n, false)?;
+                }
+                Ok(v)
+            };
+            if flag(["trans_x", "transpose_x", "transpose_X"])? {
+                return Err(ctx.err("a transposed input (trans_x) is not supported"));
+            }
+            if w.shape.len() != 2 {
+                return Err(ctx.err(format!("weight shape {:?} is not 2-D", w.shape)));
+            }
+            if flag(["trans_y", "transpose_y", "transpose_Y"])? {
+                w = transpose2(&w);
+            }
+            let alpha = ctx.float("alpha")?.unwrap_or(1.0) as f32;
+            if alpha != 1.0 {
+                w.data.iter_mut().for_each(|v| *v *= alpha);
+            }
+            if s.len() != 2 || s[0] != 1 || s[1] != w.shape[0] {
+                return Err(ctx.err(format!(
+                    "shape mismatch: input {s:?} times weight {:?}",
+                    w.shape
+                )));
+            }
+            let n = w.shape[1];
+            b.push(
+                &name,
+                Op::MatMul {
+                    weight: w,
+                    bias: None,
+                    act: Activation::Identity,
+                },
+                vec![x],
+                &out,
+                vec![1, n],
+            );
+        }
+        "softmax" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.value(b, "X")?;
+            let s = b.graph.shape(x).to_vec();
+            let mut axis = ctx.int("axis", -1)?;
+            if axis < 0 {
+                axis += s.len() as i64;
+            }
+            let covered: usize = s[(axis.max(0) as usize).min(s.len())..].iter().product();
+            let ones_after = s
+                .get(axis.max(0) as usize + 1..)
+                .is_some_and(|r| r.iter().all(|&d| d == 1));
+            if axis < 0 || covered != s.iter().product::<usize>() || !ones_after {
+                return Err(ctx.err(format!("softmax over axis {axis} of shape {s:?} is not supported (only over all values)")));
+            }
+            b.push(&name, Op::Softmax, vec![x], &out, s);
+        }
+        "scale" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.sym(b, "X")?;
+            let scale = match ctx.arg("ScaleTensor") {
+                Some(_) => *ctx
+                    .konst(b, "ScaleTensor")?
+                    .to_f32()
+                    .data
+                    .first()
+                    .ok_or_else(|| ctx.err("empty ScaleTensor"))?,
+                None => ctx.float("scale")?.unwrap_or(1.0) as f32,
+            };
+            let bias = ctx.float("bias")?.unwrap_or(0.0) as f32;
+            let after = ctx.boolean("bias_after_scale", true)?;
+            match x {
+                _ if scale == 1.0 && bias == 0.0 => b.define(&out, x),
+                Sym::Const(c) => {
+                    let mut t = c.to_f32();
+                    let f = |v: f32| {
+                        if after {
+                            v * scale + bias
+                        } else {
+                            (v + bias) * scale
+                        }
+                    };
+                    t.data.iter_mut().for_each(|v| *v = f(*v));
+                    b.define_const(&out, Const::F32(t));
+                }
+                Sym::Value(v) => {
+                    let shape = b.graph.shape(v).to_vec();
+                    let mul =
+                        (scale != 1.0).then(|| Op::MulConst(Tensor::new(vec![1], vec![scale])));
+                    let add = (bias != 0.0).then(|| Op::AddConst(Tensor::new(vec![1], vec![bias])));
+                    let steps: Vec<Op> = if after { [mul, add] } else { [add, mul] }
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let last = steps.len() - 1;
+                    let mut cur = v;
+                    for (i, step) in steps.into_iter().enumerate() {
+                        let target = if i == last {
+                            out.clone()
+                        } else {
+                            format!("{out}/scaled")
+                        };
+                        cur = b.push(&name, step, vec![cur], &target, shape.clone());
+                    }
+                }
+            }
+        }
+        "full" | "fill_constant" => {
+            let out = ctx.out("Out")?;
+            let shape: Vec<usize> = ctx
+                .ints("shape")?
+                .unwrap_or_default()
+                .iter()
+                .map(|&d| {
+                    usize::try_from(d).map_err(|_| ctx.err(format!("negative dimension {d}")))
+                })
+                .collect::<Result<_>>()?;
+            let value = match (ctx.float("value")?, ctx.string("str_value")) {
+                (_, Some(s)) if !s.is_empty() => s
+                    .parse::<f64>()
+                    .map_err(|_| ctx.err(format!("str_value '{s}' is not a number")))?,
+                (v, _) => v.unwrap_or(0.0),
+            };
+            let integer = match ctx.attr("dtype") {
+                Some(Attr::Str(s)) => s.contains("int") || s == "bool",
+                // VarType.Type: BOOL 0, INT16 1, INT32 2, INT64 3
+                Some(Attr::Int(t)) => (0..=3).contains(t),
+                _ => false,
+            };
+            let n: usize = shape.iter().product();
+            let c = if integer {
+                Const::I64 {
+                    shape,
+                    data: vec![value as i64; n],
+                }
+            } else {
+                Const::F32(Tensor::new(shape, vec![value as f32; n]))
+            };
+            b.define_const(&out, c);
+        }
+        "full_int_array" => {
+            let out = ctx.out("Out")?;
+            let data = ctx.ints("value")?.unwrap_or_default();
+            b.define_const(
+                &out,
+                Const::I64 {
+                    shape: vec![data.len()],
+                    data,
+                },
+            );
+        }
+        "assign" => {
+            let out = ctx.out("Out")?;
+            let x = ctx.sym(b, "X")?;
+            b.define(&out, x);
+        }
+        _ => return Err(ctx.err(format!("unsupported operator '{}'", op.type_name))),
+    }
+    Ok(())
+}
+
+/// The IR convolution for `conv2d` / `depthwise_conv2d` attributes, and its output shape.
+fn conv(ctx: &Ctx, in_shape: &[usize], weight: Tensor) -> Result<(Conv, Vec<usize>)> {
+    ctx.check_nchw()?;
+    if weight.shape.len() != 4 {
+        return Err(ctx.err(format!(
+            "filter of rank {} (only 2-D convolutions are supported)",
+            weight.shape.len()
+        )));
+    }
+    if in_shape.len() != 4 {
+        return Err(ctx.err(format!("input shape {in_shape:?} is not 4-D")));
+    }
+    if let Some(d) = ctx.ints("dilations")? {
+        if d.iter().any(|&v| v != 1) {
+            return Err(ctx.err(format!("dilations {d:?} are not supported (only 1)")));
+        }
+    }
+    let groups = ctx.int("groups", 1)?;
+    let strides = ctx.ints("strides")?.unwrap_or_else(|| vec![1, 1]);
+    if strides.len() != 2 || strides.iter().any(|&s| s < 1) {
+        return Err(ctx.err(format!("strides {strides:?} are not supported")));
+    }
+    let stride = [strides[0] as usize, strides[1] as usize];
+    let (kh, kw) = (weight.shape[2], weight.shape[3]);
+    let pads = match ctx.string("padding_algorithm").unwrap_or("EXPLICIT") {
+        "EXPLICIT" => {
+            let p = ctx.ints("paddings")?.unwrap_or_else(|| vec![0, 0]);
+            if p.iter().any(|&v| v < 0) {
+                return Err(ctx.err(format!("paddings {p:?} are negative")));
+            }
+            let p: Vec<usize> = p.iter().map(|&v| v as usize).collect();
+            match p.len() {
+                // [pad_h, pad_w]
+                2 => [p[0], p[1], p[0], p[1]],
+                // [top, bottom, left, right]
+                4 => [p[0], p[2], p[1], p[3]],
+                _ => return Err(ctx.err(format!("paddings {p:?} are not supported"))),
+            }
+        }
+        "VALID" => [0; 4],
+        "SAME" => {
+            let same = |i: usize, k: usize, s: usize| {
+                let o = i.div_ceil(s);
+                let total = ((o.max(1) - 1) * s + k).saturating_sub(i);
+                (total / 2, total - total / 2)
+            };
+            let (t, bt) = same(in_shape[2], kh, stride[0]);
+            let (l, r) = same(in_shape[3], kw, stride[1]);
+            [t, l, bt, r]
+        }
+        other => return Err(ctx.err(format!("padding_algorithm '{other}' is not supported"))),
+    };
+    let cin = in_shape[1];
+    let groups = usize::try_from(groups)
+        .ok()
+        .filter(|&g| g >= 1)
+        .ok_or_else(|| ctx.err(format!("groups {groups}")))?;
+    if cin % groups != 0 || weight.shape[1] * groups != cin || weight.shape[0] % groups != 0 {
+        return Err(ctx.err(format!(
+            "shape mismatch: input has {cin} channels, filter {:?} with groups {groups}",
+            weight.shape
+        )));
+    }
+    let oh = conv_out_dim(in_shape[2], kh, stride[0], pads[0], pads[2]);
+    let ow = conv_out_dim(in_shape[3], kw, stride[1], pads[1], pads[3]);
+    let (Some(oh), Some(ow)) = (oh, ow) else {
+        return Err(ctx.err("kernel larger than the padded input"));
+    };
+    let cout = weight.shape[0];
+    let conv = Conv {
+        weight,
+        bias: None,
+        stride,
+        pads,
+        groups,
+        pad_value: None,
+        act: Activation::Identity,
+        residual: false,
+    };
+    Ok((conv, vec![1, cout, oh, ow]))
+}
+
+fn sym_shape(b: &Builder, s: &Sym) -> Vec<usize> {
+    match s {
+        Sym::Value(v) => b.graph.shape(*v).to_vec(),
+        Sym::Const(c) => c.shape().to_vec(),
+    }
+}
+
+/// Reshapes a value (an IR `Reshape` node) or a constant (folded).
+fn reshape(b: &mut Builder, name: &str, x: Sym, out: &str, target: Vec<usize>) {
+    match x {
+        Sym::Value(v) => {
+            b.push(name, Op::Reshape, vec![v], out, target);
+        }
+        Sym::Const(Const::F32(t)) => b.define_const(out, Const::F32(Tensor::new(target, t.data))),
+        Sym::Const(Const::I64 { data, .. }) => b.define_const(
+            out,
+            Const::I64 {
+                shape: target,
+                data,
+            },
+        ),
+    }
+}
+
+/// Paddle's `axis` broadcast: `y` is aligned with `x`'s dims starting at `axis` (`-1`: numpy's right
+/// alignment). Returns `y`'s shape padded to `rank` with ones.
+fn align(rank: usize, y: &[usize], axis: i64) -> Option<Vec<usize>> {
+    if y.len() >= rank || axis == -1 {
+        return Some(y.to_vec());
+    }
+    let axis = if axis < 0 { axis + rank as i64 } else { axis };
+    let axis = usize::try_from(axis).ok()?;
+    let mut y = y.to_vec();
+    while axis + y.len() > rank && y.last() == Some(&1) {
+        y.pop();
+    }
+    if axis + y.len() > rank {
+        return None;
+    }
+    let mut out = vec![1; axis];
+    out.extend(y);
+    out.resize(rank, 1);
+    Some(out)
+}
+
+fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
+    let out = ctx.out("Out")?;
+    let name = ctx.op.name.clone();
+    let kind = ctx.op.kind.trim_start_matches("elementwise_");
+    let axis = ctx.int("axis", -1)?;
+    let (l, r) = (ctx.sym(b, "X")?, ctx.sym(b, "Y")?);
+    match (l, r) {
+        (Sym::Value(x), Sym::Value(y)) => {
+            let sx = b.graph.shape(x).to_vec();
+            let mut sy = b.graph.shape(y).to_vec();
+            let mut y = y;
+            if sy.len() < sx.len() && axis != -1 {
+                let aligned = align(sx.len(), &sy, axis).ok_or_else(|| {
+                    ctx.err(format!("{sy:?} does not align with {sx:?} at axis {axis}"))
+                })?;
+                y = b.push(
+                    &format!("{name}/align"),
+                    Op::Reshape,
+                    vec![y],
+                    &format!("{out}/aligned_y"),
+                    aligned.clone(),
+                );
+                sy = aligned;
+            }
+            let shape = broadcast_shapes(&sx, &sy)
+                .ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
+            let op = match kind {
+                "add" => Op::Add,
+                "mul" => Op::Mul,
+                _ => {
+                    return Err(ctx.err(format!("{kind} of two computed tensors is not supported")))
+                }
+            };
+            b.push(&name, op, vec![x, y], &out, shape);
+        }
+        (Sym::Value(x), Sym::Const(c)) | (Sym::Const(c), Sym::Value(x)) => {
+            let const_first = matches!(ctx.sym(b, "X")?, Sym::Const(_));
+            let mut t = c.to_f32();
+            let sx = b.graph.shape(x).to_vec();
+            t.shape = align(sx.len(), &t.shape, axis).ok_or_else(|| {
+                ctx.err(format!(
+                    "{:?} does not align with {sx:?} at axis {axis}",
+                    t.shape
+                ))
+            })?;
+            let shape = broadcast_shapes(&sx, &t.shape).ok_or_else(|| {
+                ctx.err(format!("shapes {sx:?} and {:?} do not broadcast", t.shape))
+            })?;
+            if shape != sx {
+                return Err(ctx.err(format!(
+                    "the constant {:?} would grow the tensor {sx:?}",
+                    t.shape
+                )));
+            }
+            let op = match (kind, const_first) {
+                ("add", _) => Op::AddConst(t),
+                ("mul", _) => Op::MulConst(t),
+                ("sub", false) => {
+                    t.data.iter_mut().for_each(|v| *v = -*v);
+                    Op::AddConst(t)
+                }
+                ("div", false) => {
+                    // x / c equals x * (1/c) exactly only for powers of two.
+                    if t.data
+                        .iter()
+                        .any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0))
+                    {
+                        return Err(ctx.err(
+                            "division by a constant that is not a power of two is not supported",
+                        ));
+                    }
+                    t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
+                    Op::MulConst(t)
+                }
+                _ => {
+                    return Err(ctx.err(format!(
+                        "{kind} with a constant first operand is not supported"
+                    )))
+                }
+            };
+            b.push(&name, op, vec![x], &out, sx);
+        }
+        (Sym::Const(x), Sym::Const(y)) => {
+            let (x, mut y) = (x.to_f32(), y.to_f32());
+            if let Some(s) = align(x.shape.len(), &y.shape, axis) {
+                y.shape = s;
+            }
+            if x.shape != y.shape && y.numel() != 1 {
+                return Err(ctx.err("arithmetic on constants of different shapes is not supported"));
+            }
+            let f = |a: f32, c: f32| match kind {
+                "add" => a + c,
+                "mul" => a * c,
+                "sub" => a - c,
+                _ => a / c,
+            };
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| f(a, y.data[if y.numel() == 1 { 0 } else { i }]))
+                .collect();
+            b.define_const(&out, Const::F32(Tensor::new(x.shape.clone(), data)));
+        }
+    }
+    Ok(())
+}
+
+fn transpose2(w: &Tensor) -> Tensor {
+    let (r, c) = (w.shape[0], w.shape[1]);
+    let mut data = vec![0.0; r * c];
+    for i in 0..r {
+        for j in 0..c {
+            data[j * r + i] = w.data[i * c + j];
+        }
+    }
+    Tensor::new(vec![c, r], data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::align;
+
+    #[test]
+    fn paddle_axis_broadcast() {
+        assert_eq!(align(4, &[8], 1), Some(vec![1, 8, 1, 1]));
+        assert_eq!(align(4, &[1, 8, 1, 1], -1), Some(vec![1, 8, 1, 1]));
+        assert_eq!(align(2, &[10], 1), Some(vec![1, 10]));
+        assert_eq!(align(4, &[8, 1], 1), Some(vec![1, 8, 1, 1]));
+        assert_eq!(align(4, &[8], -1), Some(vec![8]));
+        assert_eq!(align(4, &[8, 3], 3), None);
+    }
+}
