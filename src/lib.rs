@@ -17,10 +17,17 @@ pub mod kernels;
 mod topk;
 
 #[cfg(feature = "image")]
+pub mod predict;
+#[cfg(feature = "image")]
 pub mod preprocess;
 #[cfg(feature = "std")]
 pub mod report;
 
+/// The `image` crate this crate decodes with (for building [`image::DynamicImage`]s of the same version).
+#[cfg(feature = "image")]
+pub use image;
+#[cfg(feature = "image")]
+pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
 pub use topk::top_k;
 #[cfg(feature = "std")]
 pub use topk::top_k_vec;
