@@ -46,9 +46,9 @@ import importlib
 import json
 import logging
 import shutil
+import subprocess
 import sys
 import tempfile
-import types
 import warnings
 
 import numpy as np
@@ -98,6 +98,8 @@ MODELS = [
         },
         paddle_dir="tests/data/paddle/pplcnetv2_base",
         paddle_max_bytes=30 * 1024 * 1024,
+        # the legacy format is tested on the small model only (the base would add ~26 MB)
+        legacy_dir=None,
     ),
     dict(
         name="pplcnetv2_x0_25_c10",
@@ -111,6 +113,7 @@ MODELS = [
         },
         paddle_dir="tests/data/paddle/pplcnetv2_x0_25_c10",
         paddle_max_bytes=None,
+        legacy_dir="tests/data/paddle/pplcnetv2_x0_25_c10_legacy",
     ),
 ]
 
@@ -120,67 +123,12 @@ def log(*a):
 
 
 # ----------------------------------------------------------------------------------------
-# 1. PaddleClas architecture code, imported without the top-level package
+# 1. PaddleClas architecture code, imported without the top-level package (tools/ppcls_arch.py,
+#    shared with tools/export_legacy.py which runs under Paddle 2.6)
 # ----------------------------------------------------------------------------------------
-def _paddleclas_root():
-    import importlib.util
-    spec = importlib.util.find_spec("paddleclas")
-    if spec is None or not spec.submodule_search_locations:
-        raise SystemExit("paddleclas is not installed (pip install --no-deps paddleclas==2.6.0)")
-    return list(spec.submodule_search_locations)[0]
-
-
-def load_pp_lcnet_v2():
-    """Import ppcls/arch/backbone/legendary_models/pp_lcnet_v2.py from the wheel.
-
-    The package __init__ files of ppcls pull in many unrelated dependencies, so register
-    empty namespace modules for the packages (their __path__ points at the real folders,
-    so the real theseus_layer.py and utils/logger.py are used) and stub the pretrained
-    weight loader (it would import the downloader; we never load pretrained weights)."""
-    root = _paddleclas_root()
-    for name in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                 "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models"):
-        mod = types.ModuleType(name)
-        mod.__path__ = [os.path.join(root, *name.split("."))]
-        sys.modules[name] = mod
-    save_load = types.ModuleType("ppcls.utils.save_load")
-
-    def load_dygraph_pretrain(*args, **kwargs):
-        raise RuntimeError("pretrained weights are not available here")
-
-    save_load.load_dygraph_pretrain = load_dygraph_pretrain
-    sys.modules["ppcls.utils.save_load"] = save_load
-    module = importlib.import_module("ppcls.arch.backbone.legendary_models.pp_lcnet_v2")
-    return module, root
-
+from ppcls_arch import ExportModel, load_pp_lcnet_v2, re_parameterize  # noqa: E402
 
 PPL, PADDLECLAS_ROOT = load_pp_lcnet_v2()
-
-
-class ExportModel(nn.Layer):
-    """PaddleClas ppcls/engine/engine.py ExportModel, reduced to what a classifier uses:
-    base model, then nn.Softmax(axis=-1) when infer_add_softmax (the default)."""
-
-    def __init__(self, base_model, add_softmax):
-        super().__init__()
-        self.base_model = base_model
-        self.out_act = nn.Softmax(axis=-1) if add_softmax else None
-
-    def eval(self):
-        self.training = False
-        for layer in self.sublayers():
-            layer.training = False
-            layer.eval()
-
-    def forward(self, x):
-        x = self.base_model(x)
-        if isinstance(x, list):
-            x = x[0]
-        if self.out_act is not None:
-            if isinstance(x, dict):
-                x = x["logits"]
-            x = self.out_act(x)
-        return x
 
 
 # ----------------------------------------------------------------------------------------
@@ -299,10 +247,7 @@ def make_model(kwargs, state, fused, softmax):
     model = ExportModel(net, softmax)
     model.eval()
     if fused:
-        # PaddleClas engine.export(): re-parameterize every layer that supports it
-        for layer in net.sublayers():
-            if hasattr(layer, "re_parameterize") and not getattr(layer, "is_repped", False):
-                layer.re_parameterize()
+        re_parameterize(net)
     return model
 
 
@@ -364,11 +309,17 @@ def run_ort(path, xs, optimized=False):
     return [sess.run(None, {name: x})[0][0].astype(np.float32) for x in xs]
 
 
-def run_paddle_inference(paddle_dir, xs, mkldnn):
+def run_paddle_inference(paddle_dir, xs, mkldnn, ir_optim=None):
+    """Paddle Inference on CPU, 1 thread; ir_optim None keeps Paddle's default (on)."""
     from paddle import inference
-    cfg = inference.Config(os.path.join(paddle_dir, "inference.json"),
+    model_file = "inference.json"
+    if not os.path.exists(os.path.join(paddle_dir, model_file)):
+        model_file = "inference.pdmodel"
+    cfg = inference.Config(os.path.join(paddle_dir, model_file),
                            os.path.join(paddle_dir, "inference.pdiparams"))
     cfg.disable_gpu()
+    if ir_optim is not None:
+        cfg.switch_ir_optim(ir_optim)
     cfg.set_cpu_math_library_num_threads(1)
     if mkldnn:
         cfg.enable_mkldnn()
@@ -386,6 +337,93 @@ def run_paddle_inference(paddle_dir, xs, mkldnn):
         pred.run()
         outs.append(pred.get_output_handle(out_name).copy_to_cpu()[0].astype(np.float32))
     return outs
+
+
+# Paddle 2.6 venv for the legacy .pdmodel export (tools/export_legacy.py); see tools/setup_venv.sh
+LEGACY_PYTHON = os.environ.get("PADDLE2_PYTHON", os.path.join(ROOT, "tools", ".venv-paddle2", "bin", "python"))
+PI_REFERENCE = ("Paddle Inference {} (paddle.inference), CPU, IR optimizations off, MKLDNN off, "
+                "1 thread")
+
+
+def file_info(rel_dir, names):
+    d = os.path.join(ROOT, rel_dir)
+    return {n: dict(bytes=os.path.getsize(os.path.join(d, n)), sha256=sha256(os.path.join(d, n)))
+            for n in names}
+
+
+def paddle_references(spec, r, xs, fused_state, tmp):
+    """Paddle Inference reference outputs (IR optimizations and MKLDNN off, for exactness) for
+    every committed Paddle export of this model: the PIR export and, when spec["legacy_dir"], a
+    legacy inference.pdmodel written by Paddle 2.6 from the same fused weights. Returns
+    [(reference stem, manifest entry with "outputs")]."""
+    name, kwargs = spec["name"], spec["kwargs"]
+    common = collections.OrderedDict(
+        num_classes=kwargs["class_num"], output_kind="probabilities", fused=True,
+        architecture=dict(kwargs, constructor="PPLCNetV2"),
+        onnx_equivalent=spec["onnx"][(True, True)])
+    out = []
+    pir_ref = None
+    if os.path.isdir(os.path.join(ROOT, spec["paddle_dir"])):
+        pir_ref = run_paddle_inference(os.path.join(ROOT, spec["paddle_dir"]), xs, mkldnn=False,
+                                       ir_optim=False)
+        e = collections.OrderedDict(
+            dir=spec["paddle_dir"], format="pir",
+            files=file_info(spec["paddle_dir"], ["inference.json", "inference.pdiparams"]),
+            written_by=f"paddlepaddle {paddle.__version__} paddle.jit.save (PIR JSON)",
+            reference_runtime=PI_REFERENCE.format(paddle.__version__), **common)
+        e["spreads"] = collections.OrderedDict([
+            ("vs_ort_on_onnx_equivalent", maxdiff(pir_ref, r["ort"])),
+            ("vs_paddle_inference_ir_optim_on", maxdiff(pir_ref, r["pi"])),
+            ("vs_paddle_dygraph", maxdiff(pir_ref, r["dygraph"])),
+        ])
+        if r["pi_mkl"] is not None:
+            e["spreads"]["vs_paddle_inference_mkldnn"] = maxdiff(pir_ref, r["pi_mkl"])
+        e["outputs"] = pir_ref
+        out.append((f"paddle_pir_{name}", e))
+    if not spec.get("legacy_dir"):
+        return out
+    if not os.path.exists(LEGACY_PYTHON):
+        raise SystemExit(f"{LEGACY_PYTHON} is missing: run tools/setup_venv.sh (it creates the "
+                         "Paddle 2.6 venv for the legacy export), or set PADDLE2_PYTHON")
+    inputs, result = os.path.join(tmp, "inputs.npz"), os.path.join(tmp, "legacy_result.npz")
+    np.savez(inputs, **{f"x{i}": x for i, x in enumerate(xs)})
+    job = dict(inputs=inputs, result=result, models=[dict(
+        name=name, kwargs=kwargs, softmax=True, state=fused_state,
+        out_dir=os.path.join(tmp, "legacy"))])
+    job_path = os.path.join(tmp, "legacy_job.json")
+    with open(job_path, "w") as f:
+        json.dump(job, f)
+    subprocess.run([LEGACY_PYTHON, os.path.join(ROOT, "tools", "export_legacy.py"), job_path],
+                   check=True)
+    dst = os.path.join(ROOT, spec["legacy_dir"])
+    if os.path.isdir(dst):
+        shutil.rmtree(dst)
+    os.makedirs(dst)
+    files = ["inference.pdmodel", "inference.pdiparams"]
+    for f in files:
+        shutil.copyfile(os.path.join(tmp, "legacy", f), os.path.join(dst, f))
+    res = np.load(result)
+    v2 = str(res["paddle_version"])
+    ref = run_paddle_inference(dst, xs, mkldnn=False, ir_optim=False)
+    e = collections.OrderedDict(
+        dir=spec["legacy_dir"], format="legacy", files=file_info(spec["legacy_dir"], files),
+        written_by=f"paddlepaddle {v2} paddle.jit.save (legacy ProgramDesc), from the fused "
+                   f"weights of the paddle {paddle.__version__} model (bit-identical)",
+        reference_runtime=PI_REFERENCE.format(paddle.__version__), **common)
+    e["spreads"] = collections.OrderedDict([
+        ("vs_ort_on_onnx_equivalent", maxdiff(ref, r["ort"])),
+        ("vs_paddle_inference_ir_optim_on",
+         maxdiff(ref, run_paddle_inference(dst, xs, mkldnn=False))),
+        (f"vs_paddle_inference_{v2}", maxdiff(ref, res[f"{name}/inference"])),
+        (f"vs_paddle_{v2}_dygraph", maxdiff(ref, res[f"{name}/dygraph"])),
+        ("vs_paddle_dygraph", maxdiff(ref, r["dygraph"])),
+    ])
+    if pir_ref is not None:
+        e["spreads"]["vs_pir_export_paddle_inference"] = maxdiff(ref, pir_ref)
+    e["outputs"] = ref
+    out.append((f"paddle_legacy_{name}", e))
+    log(f"kept legacy export in {spec['legacy_dir']} (paddle {v2})")
+    return out
 
 
 def run_dygraph(model, xs):
@@ -519,6 +557,7 @@ def main():
               "logit over the calibration batch, so the top class varies with the input." % FC_TARGET_RMS),
     )
     manifest["models"] = collections.OrderedDict()
+    manifest["paddle_models"] = collections.OrderedDict()
     summary = []
 
     for spec in MODELS:
@@ -567,7 +606,12 @@ def main():
                         else:
                             log(f"Paddle PIR export of {name} is {size} bytes > limit: not kept")
                         results[(fused, softmax)]["paddle_dir_size"] = size
+                        # the fused weights, for the Paddle 2.6 legacy export (bit-identical weights)
+                        fused_state = os.path.join(tmp, "fused_state.npz")
+                        np.savez(fused_state, **{k: v.numpy() for k, v in model.base_model.state_dict().items()})
                     log(f"{variant}: exported, ORT vs Paddle Inference {maxdiff(ox, pi):.2e}")
+
+            paddle_refs = paddle_references(spec, results[(True, True)], xs, fused_state, tmp)
 
         # sanity: outputs must depend on the input and logits must be O(1..15)
         logits = np.stack(results[(True, False)]["ort"])
@@ -637,6 +681,13 @@ def main():
             manifest["models"][stem] = entry
             summary.append((stem, entry))
 
+        for stem, pentry in paddle_refs:
+            for inp, out in zip(ins, pentry.pop("outputs")):
+                write_f32(os.path.join(ref_root, stem, f"{inp}.f32"), out)
+            pentry["inputs"] = list(ins)
+            pentry["reference_dir"] = f"tests/data/reference/{stem}"
+            manifest["paddle_models"][stem] = pentry
+
     with open(os.path.join(ref_root, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -661,6 +712,9 @@ def main():
             log(f"  softmax(fused logits) vs fused probabilities: "
                 f"{e['softmax_of_fused_logits_vs_probabilities']:.2e}")
     log(f"\ntotal ONNX bytes: {total}")
+    for stem, e in manifest["paddle_models"].items():
+        log(f"\n{stem}  ({e['format']}, {e['dir']}, written by {e['written_by']})")
+        log("  spreads: " + ", ".join(f"{k} {v:.2e}" for k, v in e["spreads"].items()))
 
 
 if __name__ == "__main__":

@@ -139,9 +139,25 @@ pub(crate) fn parse(file: &Path, bytes: &[u8]) -> Result<Program> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        let attrs: Vec<(String, Attr)> = match op.get("A") {
+            Some(Value::Array(list)) => list
+                .iter()
+                .filter_map(|a| Some((a.get("N")?.as_str()?.to_string(), attr(a.get("AT")?))))
+                .collect(),
+            _ => Vec::new(),
+        };
+        // Named after the first result and, when the exporter recorded it, the layer (`struct_name`).
+        let struct_name = attrs.iter().find_map(|(n, a)| match (n.as_str(), a) {
+            ("struct_name", Attr::Str(s)) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        });
         let node_name = results
             .first()
             .map_or(anon.clone(), |(id, _)| format!("%{id}"));
+        let node_name = match struct_name {
+            Some(s) => format!("{node_name} {s}"),
+            None => node_name,
+        };
         // Operand names (parameters by name, other values as `%id`), resolved before the results are defined.
         let mut operand_names = Vec::with_capacity(operands.len());
         for id in &operands {
@@ -155,13 +171,6 @@ pub(crate) fn parse(file: &Path, bytes: &[u8]) -> Result<Program> {
                 })?,
             });
         }
-        let attrs: Vec<(String, Attr)> = match op.get("A") {
-            Some(Value::Array(list)) => list
-                .iter()
-                .filter_map(|a| Some((a.get("N")?.as_str()?.to_string(), attr(a.get("AT")?))))
-                .collect(),
-            _ => Vec::new(),
-        };
         for (id, _) in &results {
             names.insert(*id, format!("%{id}"));
         }
@@ -220,17 +229,10 @@ pub(crate) fn parse(file: &Path, bytes: &[u8]) -> Result<Program> {
             )
             .map(|((id, _), slot)| (slot, vec![format!("%{id}")]))
             .collect();
-        let struct_name = attrs.iter().find_map(|(n, a)| match (n.as_str(), a) {
-            ("struct_name", Attr::Str(s)) if !s.is_empty() => Some(s.clone()),
-            _ => None,
-        });
         out_ops.push(PaddleOp {
             kind: kind.to_string(),
             type_name: type_name.clone(),
-            name: match struct_name {
-                Some(s) => format!("{node_name} {s}"),
-                None => node_name,
-            },
+            name: node_name,
             inputs,
             outputs,
             attrs,
