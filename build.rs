@@ -1,5 +1,7 @@
 //! Compiles the model into `$OUT_DIR/pplcnet_model.rs` + `pplcnet_model_weights.bin`.
-//! `PPLCNET_MODEL` picks the model file (default: the seeded PPLCNetV2_base in `model_assets/`);
+//! `PPLCNET_MODEL` picks the model: an `.onnx` file, a Paddle inference directory (`inference.pdmodel` or
+//! `inference.json` + `inference.pdiparams`) or a `.tar`/`.tgz` of one (default: the seeded
+//! PPLCNetV2_base in `model_assets/`);
 //! `PPLCNET_LABELS` picks a label file (`id name` per line, PaddleClas format).
 
 use std::path::PathBuf;
@@ -16,7 +18,10 @@ fn main() {
     let user_model = std::env::var_os("PPLCNET_MODEL").filter(|v| !v.is_empty());
     let seeded_default = user_model.is_none();
     let model = user_model.map(PathBuf::from).unwrap_or_else(|| root.join(DEFAULT_MODEL));
-    println!("cargo:rerun-if-changed={}", model.display());
+    // The file, or for a Paddle directory the directory and its model and parameter files.
+    for input in pplcnet_codegen::load::input_files(&model) {
+        println!("cargo:rerun-if-changed={}", input.display());
+    }
 
     let mut compiler = pplcnet_codegen::Compiler::new(&model).runtime_path("crate").seeded_default(seeded_default);
     if let Some(size) = std::env::var("PPLCNET_INPUT_SIZE").ok().filter(|s| !s.is_empty()) {

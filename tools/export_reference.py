@@ -18,6 +18,9 @@ What it does (deterministic: fixed seeds, single-threaded):
      inference.json + inference.pdiparams); then paddle2onnx (opset 11).
   4. Writes reference inputs, onnxruntime reference outputs, spreads against Paddle
      Inference and Paddle dygraph, and a manifest.
+  5. Writes the small model again in the legacy format (inference.pdmodel, via Paddle 2.6 in
+     tools/.venv-paddle2, same fused weights) and Paddle Inference reference outputs (CPU, IR
+     optimizations and MKLDNN off) for every committed Paddle export.
 
 Outputs (relative to the project root):
   model_assets/pplcnetv2_base.onnx                       base, fused, softmax
@@ -25,6 +28,11 @@ Outputs (relative to the project root):
   tests/data/models/pplcnetv2_base_{fused,unfused}_logits.onnx
   tests/data/models/pplcnetv2_x0_25_c10_{fused,unfused}_{softmax,logits}.onnx
   tests/data/paddle/<model>/inference.{json,pdiparams}    PIR exports (fused+softmax)
+  tests/data/paddle/pplcnetv2_x0_25_c10_legacy/inference.{pdmodel,pdiparams}
+                                                          legacy export (Paddle 2.6 subprocess,
+                                                          tools/export_legacy.py, same weights)
+  tests/data/reference/paddle_{pir,legacy}_<model>/<input>.f32
+                                                          Paddle Inference outputs (IR optim off)
   tests/data/inputs/<input>.u8                            224*224*3 bytes, HWC, RGB
   tests/data/reference/<model_stem>/<input>.f32           float32 LE, num_classes values
   tests/data/reference/manifest.json

@@ -78,7 +78,9 @@ pub struct Compiled {
 }
 
 impl Compiler {
-    /// A compiler for the model at `model` (an `.onnx` file).
+    /// A compiler for the model at `model`: an `.onnx` file; a Paddle inference directory holding
+    /// `inference.pdmodel` (legacy) or `inference.json` (PIR) with `inference.pdiparams`, or one of those
+    /// files; or a `.tar` / `.tar.gz` / `.tgz` of such a directory (e.g. PaddleClas's `*_infer.tar`).
     pub fn new(model: impl Into<PathBuf>) -> Self {
         Compiler {
             model: model.into(),
