@@ -137,7 +137,7 @@ fn read_members(path: &Path, reader: Box<dyn Read>) -> Result<Vec<(String, Vec<u
         if model_role(base(&name)).is_none() || base(&name).starts_with("._") {
             continue;
         }
-        let mut bytes = Vec::with_capacity(entry.size().min(1 << 30) as usize);
+        let mut bytes = Vec::with_capacity(entry.size().min(1 << 26) as usize);
         entry.read_to_end(&mut bytes).map_err(|e| {
             Error::file(
                 member_path(path, &name),

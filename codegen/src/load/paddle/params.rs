@@ -104,6 +104,9 @@ pub(crate) fn read_params(
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or_else(|| rec(format!("dims {shape:?} overflow")))?;
+        if numel == 0 {
+            return Err(rec(format!("empty tensor (dims {shape:?})")));
+        }
         let elem = match desc.data_type {
             var_type::FP64 | var_type::INT64 => 8,
             var_type::FP32 | var_type::INT32 => 4,
