@@ -86,9 +86,9 @@ impl Conv {
     pub fn kernel(&self) -> [usize; 2] {
         [self.weight.shape[2], self.weight.shape[3]]
     }
-    /// True for a depthwise conv: one filter per channel.
+    /// True for a depthwise conv: one filter per channel (including a single-channel conv, group 1).
     pub fn is_depthwise(&self) -> bool {
-        self.groups > 1 && self.weight.shape[1] == 1 && self.groups == self.out_channels()
+        self.weight.shape[1] == 1 && self.groups == self.out_channels()
     }
     /// True for a 1x1, stride 1, unpadded, ungrouped conv (a matrix multiply per pixel).
     pub fn is_pointwise(&self) -> bool {

@@ -57,11 +57,20 @@ impl Default for InputSpec {
 /// Compiles one model into a Rust module.
 #[derive(Debug, Clone)]
 pub struct Compiler {
-    model: PathBuf,
+    model: Source,
     input: InputSpec,
     runtime: String,
     labels: Option<Vec<String>>,
     seeded_default: bool,
+}
+
+/// Where a [`Compiler`] gets its graph.
+#[derive(Debug, Clone)]
+enum Source {
+    /// A model file (or Paddle directory / archive), read by [`load::load_model`].
+    File(PathBuf),
+    /// A graph built in memory (e.g. a synthetic test graph), as a loader would have produced it.
+    Graph(Box<ir::Graph>),
 }
 
 /// What [`Compiler::compile_to`] wrote.
@@ -82,8 +91,26 @@ impl Compiler {
     /// `inference.pdmodel` (legacy) or `inference.json` (PIR) with `inference.pdiparams`, or one of those
     /// files; or a `.tar` / `.tar.gz` / `.tgz` of such a directory (e.g. PaddleClas's `*_infer.tar`).
     pub fn new(model: impl Into<PathBuf>) -> Self {
+        Self::with_source(Source::File(model.into()))
+    }
+
+    /// A compiler for a graph built in memory instead of read from a file: the same passes, plan and
+    /// emission run on it. The graph must look like a loader's output: node 0 is [`ir::Op::Input`] over a
+    /// `[1, 3, H, W]` raw-pixel value, nodes in execution order, every shape set (see [`ir`]).
+    /// [`Compiler::input`] does not apply (the graph already fixes its input size and normalization).
+    ///
+    /// ```no_run
+    /// # fn graph() -> pplcnet_codegen::ir::Graph { unimplemented!() }
+    /// let out = std::path::PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    /// pplcnet_codegen::Compiler::from_graph(graph()).compile_to(&out, "synthetic").unwrap();
+    /// ```
+    pub fn from_graph(graph: ir::Graph) -> Self {
+        Self::with_source(Source::Graph(Box::new(graph)))
+    }
+
+    fn with_source(model: Source) -> Self {
         Compiler {
-            model: model.into(),
+            model,
             input: InputSpec::default(),
             runtime: "::pplcnet".into(),
             labels: None,
@@ -115,16 +142,24 @@ impl Compiler {
         self
     }
 
+    /// Loads the model into the IR, before any pass.
+    pub fn graph(&self) -> Result<ir::Graph> {
+        match &self.model {
+            Source::File(path) => load::load_model(path, &self.input),
+            Source::Graph(g) => Ok(g.as_ref().clone()),
+        }
+    }
+
     /// Loads and optimizes the model, returning the IR that would be emitted.
     pub fn optimized_graph(&self) -> Result<ir::Graph> {
-        let mut g = load::load_model(&self.model, &self.input)?;
+        let mut g = self.graph()?;
         passes::optimize(&mut g);
         Ok(g)
     }
 
     /// Writes `<module>.rs` and `<module>_weights.bin` into `out_dir`.
     pub fn compile_to(&self, out_dir: &Path, module: &str) -> Result<Compiled> {
-        let mut g = load::load_model(&self.model, &self.input)?;
+        let mut g = self.graph()?;
         let (params, macs) = (g.parameter_count(), g.mac_count());
         let probabilities = matches!(g.nodes.iter().find(|n| n.output == g.output).map(|n| &n.op), Some(ir::Op::Softmax));
         passes::optimize(&mut g);

@@ -14,8 +14,13 @@ pub struct Case {
     pub expected: Vec<f32>,
 }
 
+/// `tests/data` of the workspace (this file is also used by `testmodels/`, one level down).
 pub fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|p| p.join("tests/data"))
+        .find(|p| p.join("reference").is_dir())
+        .expect("tests/data/reference in the package directory or above")
 }
 
 /// Every reference input with the expected output of `model` (a directory under tests/data/reference).
@@ -27,10 +32,18 @@ pub fn reference_cases(model: &str) -> Vec<Case> {
         .filter(|p| p.extension().is_some_and(|x| x == "f32"))
         .map(|p| {
             let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
-            let input = std::fs::read(data_dir().join("inputs").join(format!("{name}.u8"))).expect("input file");
+            let input = std::fs::read(data_dir().join("inputs").join(format!("{name}.u8")))
+                .expect("input file");
             let bytes = std::fs::read(&p).expect("reference file");
-            let expected = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-            Case { name, input, expected }
+            let expected = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            Case {
+                name,
+                input,
+                expected,
+            }
         })
         .collect();
     cases.sort_by(|a, b| a.name.cmp(&b.name));
@@ -48,11 +61,19 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
             at = i;
         }
     }
-    assert!(worst <= tol, "{what}: max |diff| {worst:e} at class {at} (got {}, want {}) exceeds {tol:e}", got[at], want[at]);
+    assert!(
+        worst <= tol,
+        "{what}: max |diff| {worst:e} at class {at} (got {}, want {}) exceeds {tol:e}",
+        got[at],
+        want[at]
+    );
     let top = |v: &[f32]| pplcnet::top_k_vec(v, 5.min(v.len()));
     let (tg, tw) = (top(got), top(want));
     for (a, b) in tg.iter().zip(&tw) {
-        assert!(a.0 == b.0 || (a.1 - b.1).abs() <= tol, "{what}: top-5 differs: {tg:?} vs {tw:?}");
+        assert!(
+            a.0 == b.0 || (a.1 - b.1).abs() <= tol,
+            "{what}: top-5 differs: {tg:?} vs {tw:?}"
+        );
     }
     eprintln!("{what}: max |diff| {worst:.2e}");
 }

@@ -1,5 +1,5 @@
-//! `Add(Conv(x), shortcut)` becomes a conv whose epilogue adds `shortcut` after its activation, so the
-//! sum is written once instead of read and written again.
+//! `Add(Conv1x1(x), shortcut)` becomes a pointwise conv whose epilogue adds `shortcut` after its
+//! activation, so the sum is written once instead of read and written again.
 
 use super::{merge_into_consumer, sole_consumer};
 use crate::ir::{Graph, Op};
@@ -16,7 +16,8 @@ pub fn fuse_residual_add(g: &mut Graph) -> bool {
                 let p = g.producer(conv_out)?;
                 sole_consumer(g, conv_out).filter(|&c| c == i)?;
                 match &g.nodes[p].op {
-                    Op::Conv(c) if !c.residual && conv_out != other => Some((p, other)),
+                    // Only the pointwise kernel has a residual epilogue.
+                    Op::Conv(c) if !c.residual && c.is_pointwise() && conv_out != other => Some((p, other)),
                     _ => None,
                 }
             });
