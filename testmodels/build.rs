@@ -27,6 +27,19 @@ const ONNX_MODELS: [&str; 6] = [
     "pplcnetv2_x0_25_c10_unfused_softmax",
 ];
 
+/// Paddle-format exports (`tests/data/paddle/`: a legacy `inference.pdmodel` and a PIR `inference.json`
+/// directory), named after their Paddle Inference references `tests/data/reference/<stem>/`.
+const PADDLE_MODELS: [(&str, &str); 2] = [
+    (
+        "paddle_legacy_pplcnetv2_x0_25_c10",
+        "tests/data/paddle/pplcnetv2_x0_25_c10_legacy",
+    ),
+    (
+        "paddle_pir_pplcnetv2_x0_25_c10",
+        "tests/data/paddle/pplcnetv2_x0_25_c10",
+    ),
+];
+
 fn main() {
     let here =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
@@ -42,6 +55,34 @@ fn main() {
     for stem in ONNX_MODELS {
         let path = root.join("tests/data/models").join(format!("{stem}.onnx"));
         println!("cargo:rerun-if-changed={}", path.display());
+        if let Err(e) = Compiler::new(&path)
+            .runtime_path("::pplcnet")
+            .compile_to(&out, stem)
+        {
+            fail(&e.to_string());
+        }
+        writeln!(
+            models,
+            "pub mod {stem} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{stem}.rs\")); }}"
+        )
+        .unwrap();
+        writeln!(
+            table,
+            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, run: runner!({stem}) }},"
+        )
+        .unwrap();
+    }
+    models.push_str(&table);
+    models.push_str("];\n");
+    // The Paddle exports go through the same path as `PPLCNET_MODEL=<dir>` in pplcnet's build.rs.
+    let mut table = String::from(
+        "/// Every compiled Paddle-format test model.\npub static PADDLE_MODELS: &[Model] = &[\n",
+    );
+    for (stem, dir) in PADDLE_MODELS {
+        let path = root.join(dir);
+        for input in pplcnet_codegen::load::input_files(&path) {
+            println!("cargo:rerun-if-changed={}", input.display());
+        }
         if let Err(e) = Compiler::new(&path)
             .runtime_path("::pplcnet")
             .compile_to(&out, stem)
