@@ -13,8 +13,13 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use pplcnet_codegen::interpret;
-use pplcnet_codegen::ir::{Activation, Conv, Graph, Node, Op, Tensor, ValueId};
-use pplcnet_codegen::{Compiler, InputSpec};
+use pplcnet_codegen::ir::{Activation, Graph, Op, Tensor, ValueId};
+use pplcnet_codegen::Compiler;
+
+/// The seeded graph builder, shared with codegen's pass tests.
+#[path = "../codegen/tests/support/mod.rs"]
+mod support;
+use support::{GraphBuilder, Rng};
 
 /// Stems of the committed ONNX models (files in `tests/data/models/`, references in
 /// `tests/data/reference/<stem>/`).
@@ -178,34 +183,6 @@ fn fail(msg: &str) -> ! {
     eprintln!("error: pplcnet-testmodels could not compile a test model\n  {msg}");
     std::process::exit(1);
 }
-
-/// SplitMix64: a tiny deterministic generator (the same sequence on every machine).
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `[lo, hi)`.
-    fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
-        let unit = (self.next() >> 40) as f32 / (1u64 << 24) as f32;
-        lo + (hi - lo) * unit
-    }
-    fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
-        (0..n).map(|_| self.uniform(lo, hi)).collect()
-    }
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| (self.next() >> 56) as u8).collect()
-    }
-}
-
 /// One synthetic graph and the kernels its compiled form must call (so each case provably exercises
 /// what it is named after, whatever fusion does).
 struct Case {
@@ -214,185 +191,12 @@ struct Case {
     kernels: Vec<&'static str>,
 }
 
-/// Builds an IR graph the way a loader does: raw-pixel input, then ops with their shapes.
-struct GraphBuilder {
-    g: Graph,
-    rng: Rng,
-    seed: u64,
-}
-
-impl GraphBuilder {
-    /// A graph over an `h x w` RGB image; returns the builder and the image value, normalized like
-    /// PaddleClas (`normalize`) or raw pixel values 0..=255 (`!normalize`).
-    fn new(name: &str, h: usize, w: usize, normalize: bool) -> (Self, ValueId) {
-        // Every case gets its own seed, derived from its name.
-        let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |a, b| {
-            (a ^ b as u64).wrapping_mul(0x0100_0000_01b3)
-        });
-        let mut g = Graph {
-            name: name.to_string(),
-            source: PathBuf::from(format!("synthetic/{name}")),
-            values: Vec::new(),
-            nodes: Vec::new(),
-            input: 0,
-            output: 0,
-        };
-        let pixels = g.add_value("pixels", vec![1, 3, h, w]);
-        g.nodes.push(Node {
-            name: "input".into(),
-            op: Op::Input,
-            inputs: vec![],
-            output: pixels,
-        });
-        g.input = pixels;
-        let mut b = GraphBuilder {
-            g,
-            rng: Rng::new(seed),
-            seed,
-        };
-        let x = if normalize {
-            let s = InputSpec::default();
-            b.push(
-                "normalize",
-                Op::Normalize {
-                    scale: s.scale,
-                    mean: s.mean.to_vec(),
-                    std: s.std.to_vec(),
-                },
-                vec![pixels],
-                vec![1, 3, h, w],
-            )
-        } else {
-            pixels
-        };
-        (b, x)
-    }
-
-    fn shape(&self, v: ValueId) -> Vec<usize> {
-        self.g.values[v].shape.clone()
-    }
-
-    fn push(&mut self, kind: &str, op: Op, inputs: Vec<ValueId>, shape: Vec<usize>) -> ValueId {
-        let name = format!("{kind}_{}", self.g.nodes.len());
-        let v = self.g.add_value(name.clone(), shape);
-        self.g.nodes.push(Node {
-            name,
-            op,
-            inputs,
-            output: v,
-        });
-        v
-    }
-
-    /// Weights with unit output variance for unit-variance inputs (uniform, `fan_in` terms).
-    fn weights(&mut self, shape: Vec<usize>, fan_in: usize) -> Tensor {
-        let a = (3.0 / fan_in as f32).sqrt();
-        let n = shape.iter().product();
-        Tensor::new(shape, self.rng.vec(n, -a, a))
-    }
-
-    /// A `k x k` conv with centred padding `(k-1)/2`, random bias.
-    fn conv(&mut self, x: ValueId, cout: usize, k: usize, stride: usize, groups: usize) -> ValueId {
-        let s = self.shape(x);
-        let cin = s[1];
-        let weight = self.weights(vec![cout, cin / groups, k, k], cin / groups * k * k);
-        let bias = Some(self.rng.vec(cout, -0.2, 0.2));
-        let p = (k - 1) / 2;
-        let out = |i: usize| (i + 2 * p - k) / stride + 1;
-        let shape = vec![1, cout, out(s[2]), out(s[3])];
-        let conv = Conv {
-            weight,
-            bias,
-            stride: [stride, stride],
-            pads: [p; 4],
-            groups,
-            pad_value: None,
-            act: Activation::Identity,
-            residual: false,
-        };
-        self.push("conv", Op::Conv(conv), vec![x], shape)
-    }
-
-    /// Inference BatchNorm with non-trivial statistics and affine parameters.
-    fn bn(&mut self, x: ValueId) -> ValueId {
-        let s = self.shape(x);
-        let c = s[1];
-        let op = Op::BatchNorm {
-            scale: self.rng.vec(c, 0.5, 1.5),
-            bias: self.rng.vec(c, -0.2, 0.2),
-            mean: self.rng.vec(c, -0.3, 0.3),
-            var: self.rng.vec(c, 0.5, 2.0),
-            eps: 1e-5,
-        };
-        self.push("bn", op, vec![x], s)
-    }
-
-    fn act(&mut self, x: ValueId, a: Activation) -> ValueId {
-        if a == Activation::Identity {
-            return x;
-        }
-        let s = self.shape(x);
-        self.push("act", Op::Act(a), vec![x], s)
-    }
-
-    fn binary(&mut self, op: Op, a: ValueId, b: ValueId) -> ValueId {
-        let (sa, sb) = (self.shape(a), self.shape(b));
-        let shape = if sa.iter().product::<usize>() >= sb.iter().product::<usize>() {
-            sa
-        } else {
-            sb
-        };
-        self.push(op.kind(), op, vec![a, b], shape)
-    }
-
-    fn global_pool(&mut self, x: ValueId) -> ValueId {
-        let c = self.shape(x)[1];
-        self.push("pool", Op::GlobalAvgPool, vec![x], vec![1, c, 1, 1])
-    }
-
-    fn reshape(&mut self, x: ValueId, shape: Vec<usize>) -> ValueId {
-        self.push("reshape", Op::Reshape, vec![x], shape)
-    }
-
-    fn mul_const(&mut self, x: ValueId, t: Tensor) -> ValueId {
-        let s = self.shape(x);
-        self.push("mulconst", Op::MulConst(t), vec![x], s)
-    }
-
-    fn add_const(&mut self, x: ValueId, t: Tensor) -> ValueId {
-        let s = self.shape(x);
-        self.push("addconst", Op::AddConst(t), vec![x], s)
-    }
-
-    /// `[1, K] x [K, N]` without bias (the bias comes as a separate constant add, as in paddle2onnx
-    /// exports).
-    fn matmul(&mut self, x: ValueId, n: usize) -> ValueId {
-        let k = self.shape(x)[1];
-        let weight = self.weights(vec![k, n], k);
-        self.push(
-            "matmul",
-            Op::MatMul {
-                weight,
-                bias: None,
-                act: Activation::Identity,
-            },
-            vec![x],
-            vec![1, n],
-        )
-    }
-
-    fn softmax(&mut self, x: ValueId) -> ValueId {
-        let s = self.shape(x);
-        self.push("softmax", Op::Softmax, vec![x], s)
-    }
-
-    fn finish(mut self, out: ValueId, kernels: &[&'static str]) -> Case {
-        self.g.output = out;
-        Case {
-            graph: self.g,
-            seed: self.seed,
-            kernels: kernels.to_vec(),
-        }
+fn case(b: GraphBuilder, out: ValueId, kernels: &[&'static str]) -> Case {
+    let seed = b.seed;
+    Case {
+        graph: b.finish(out),
+        seed,
+        kernels: kernels.to_vec(),
     }
 }
 
@@ -413,14 +217,14 @@ fn synthetic_cases() -> Vec<Case> {
         let y = b.conv(x, c, 3, 2, 1);
         let y = b.bn(y);
         let y = b.act(y, Activation::HardSwish);
-        cases.push(b.finish(y, &["conv_u8"]));
+        cases.push(case(b, y, &["conv_u8"]));
     }
     // Raw pixels (no normalization), stride 1 and a 5x5 kernel: zero padding on u8.
     for (h, w, c, k, s) in [(13, 9, 8, 5, 2), (6, 5, 33, 3, 1)] {
         let (mut b, x) = GraphBuilder::new(&format!("stem_raw_k{k}s{s}_{h}x{w}_c{c}"), h, w, false);
         let y = b.conv(x, c, k, s, 1);
         let y = b.act(y, Activation::Relu);
-        cases.push(b.finish(y, &["conv_u8"]));
+        cases.push(case(b, y, &["conv_u8"]));
     }
 
     // Depthwise k3/k5, stride 1/2, after a 1x1 stem that makes `c` channels.
@@ -442,7 +246,7 @@ fn synthetic_cases() -> Vec<Case> {
                             Activation::HardSwish
                         },
                     );
-                    cases.push(b.finish(y, &["conv_u8", "dwconv"]));
+                    cases.push(case(b, y, &["conv_u8", "dwconv"]));
                 }
             }
         }
@@ -473,7 +277,7 @@ fn synthetic_cases() -> Vec<Case> {
                 y = b.binary(Op::Add, r, y);
             }
         }
-        cases.push(b.finish(y, &["conv_u8", "pwconv"]));
+        cases.push(case(b, y, &["conv_u8", "pwconv"]));
     }
 
     // Squeeze-and-excitation: pool, 1x1 reduce + ReLU, 1x1 expand + gate, channel scale.
@@ -494,7 +298,7 @@ fn synthetic_cases() -> Vec<Case> {
                 },
             );
             let y = b.binary(Op::Mul, x, g);
-            cases.push(b.finish(y, &["conv_u8", "squeeze_excite"]));
+            cases.push(case(b, y, &["conv_u8", "squeeze_excite"]));
         }
     }
 
@@ -505,7 +309,7 @@ fn synthetic_cases() -> Vec<Case> {
         let y = b.conv(x, c, 3, 1, c);
         let y = b.bn(y);
         let y = b.binary(Op::Add, y, x);
-        cases.push(b.finish(y, &["conv_u8", "dwconv"]));
+        cases.push(case(b, y, &["conv_u8", "dwconv"]));
     }
     // Adds and a channel scale that cannot be fused into a producer (operands read twice).
     for (c, h, w) in [(17, 7, 9), (40, 2, 1), (5, 13, 9)] {
@@ -518,7 +322,8 @@ fn synthetic_cases() -> Vec<Case> {
         let g = b.conv(g, c, 1, 1, 1);
         let g = b.act(g, Activation::Sigmoid);
         let y = b.binary(Op::Mul, s, g);
-        cases.push(b.finish(
+        cases.push(case(
+            b,
             y,
             &[
                 "conv_u8",
@@ -554,7 +359,7 @@ fn synthetic_cases() -> Vec<Case> {
             y = b.softmax(y);
             kernels.push("softmax");
         }
-        cases.push(b.finish(y, &kernels));
+        cases.push(case(b, y, &kernels));
     }
     cases
 }

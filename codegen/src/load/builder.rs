@@ -178,12 +178,12 @@ pub fn reshape_target(input: &[usize], target: &[i64]) -> Option<Vec<usize>> {
             _ => return None,
         }
     }
-    let known: usize = out.iter().product();
+    let known = out.iter().try_fold(1usize, |n, &d| n.checked_mul(d))?;
     if let Some(i) = infer {
         if known == 0 || numel % known != 0 {
             return None;
         }
         out[i] = numel / known;
     }
-    (out.iter().product::<usize>() == numel).then_some(out)
+    (out.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) == Some(numel)).then_some(out)
 }

@@ -2,7 +2,7 @@
 
 pub mod builder;
 mod onnx;
-mod onnx_proto;
+pub mod onnx_proto;
 pub mod paddle;
 
 use std::path::Path;

@@ -62,6 +62,9 @@ pub fn load_onnx(file: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
     b.finish(&output.name)
 }
 
+/// Largest input height or width accepted.
+const MAX_INPUT_SIDE: usize = 1 << 14;
+
 /// Checks the declared input shape against `[1, 3, H, W]`, filling dynamic dims from the spec.
 fn fix_input_shape(file: &Path, input: &super::onnx_proto::ValueInfoProto, spec: &InputSpec) -> Result<InputSpec> {
     let mut spec = spec.clone();
@@ -94,6 +97,13 @@ fn fix_input_shape(file: &Path, input: &super::onnx_proto::ValueInfoProto, spec:
     if let Some(w) = dims[3] {
         spec.width = w as usize;
     }
+    // Bounds every activation size (channels come from weight tensors that exist in the file).
+    if spec.height > MAX_INPUT_SIDE || spec.width > MAX_INPUT_SIDE {
+        return Err(bad(format!(
+            "{}x{} pixels, more than {MAX_INPUT_SIDE} on a side",
+            spec.height, spec.width
+        )));
+    }
     Ok(spec)
 }
 
@@ -106,7 +116,10 @@ fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("negative dimension {d}")))
         .collect::<std::result::Result<_, _>>()?;
-    let numel: usize = shape.iter().product();
+    let numel = shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("shape {shape:?} has more elements than memory can hold"))?;
     let raw = &t.raw_data;
     let check = |n: usize| {
         if n == numel {

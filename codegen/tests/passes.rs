@@ -1,0 +1,337 @@
+//! The passes preserve outputs, checked with the scalar interpreter:
+//!
+//! - whole committed ONNX models: the interpreter on the loaded graph matches onnxruntime (which
+//!   validates the interpreter itself), and on the optimized graph matches the loaded graph;
+//! - small seeded graphs built by hand for BatchNorm folding and re-parameterized branch fusion, where
+//!   each pass must actually fire (the op counts change) and the outputs must not.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use pplcnet_codegen::ir::{Activation, Graph, Op};
+use pplcnet_codegen::load::load_model;
+use pplcnet_codegen::{interpret, passes, InputSpec};
+use support::{GraphBuilder, Rng};
+
+/// Same tolerance as the crate's parity tests (`tests/common/mod.rs`): independent runtimes agree
+/// within 4e-6..3e-5 on these models (`tests/data/reference/manifest.json`).
+const TOLERANCE: f32 = 1e-4;
+
+/// Small graphs: the original and the rewritten graph compute the same sums with the constants
+/// folded, so they differ by f32 rounding only: a few ulps of the largest terms, here bounded by
+/// 1e-5 of the output's magnitude (activations are O(1) by construction).
+const REL: f32 = 1e-5;
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
+}
+
+/// `(input name, pixels, onnxruntime output)` for every reference input of `stem`.
+fn references(stem: &str) -> Vec<(String, Vec<u8>, Vec<f32>)> {
+    let dir = data().join("reference").join(stem);
+    let mut out: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "f32"))
+        .map(|p| {
+            let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
+            let pixels =
+                std::fs::read(data().join("inputs").join(format!("{name}.u8"))).expect("input");
+            let bytes = std::fs::read(&p).expect("reference");
+            let expected = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            (name, pixels, expected)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(out.len(), 5, "{stem}: reference inputs");
+    out
+}
+
+/// Max |a - b| (NaN counts as infinite).
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, |m, d| if d <= m { m } else { d })
+}
+
+/// Class ids of the 5 largest values.
+fn top5(v: &[f32]) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[b].total_cmp(&v[a]).then(a.cmp(&b)));
+    idx.truncate(5);
+    idx
+}
+
+fn count(g: &Graph, kind: &str) -> usize {
+    g.nodes.iter().filter(|n| n.op.kind() == kind).count()
+}
+
+/// Loads `stem`, optimizes it, and checks both against onnxruntime and each other on every input.
+fn whole_model(stem: &str) {
+    let path = data().join("models").join(format!("{stem}.onnx"));
+    let g = load_model(&path, &InputSpec::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut opt = g.clone();
+    passes::optimize(&mut opt);
+    // The passes fired: no BatchNorm, normalization, standalone activation or bias add is left.
+    assert!(
+        count(&g, "BatchNorm") > 0 && count(&g, "Normalize") == 1,
+        "{stem}: loaded graph"
+    );
+    for kind in [
+        "BatchNorm",
+        "Normalize",
+        "Activation",
+        "AddConst",
+        "MulConst",
+    ] {
+        assert_eq!(count(&opt, kind), 0, "{stem}: {kind} left after optimize");
+    }
+    assert!(count(&opt, "SqueezeExcite") > 0, "{stem}: SE not fused");
+    assert!(
+        opt.nodes.len() < g.nodes.len() / 2,
+        "{stem}: {} -> {} nodes",
+        g.nodes.len(),
+        opt.nodes.len()
+    );
+
+    let (mut worst_ref, mut worst_opt) = (0.0f32, 0.0f32);
+    for (name, pixels, expected) in references(stem) {
+        let original = interpret::run(&g, &pixels);
+        let optimized = interpret::run(&opt, &pixels);
+        let d_ref = max_diff(&original, &expected);
+        let d_opt = max_diff(&optimized, &original);
+        assert!(
+            d_ref <= TOLERANCE,
+            "{stem}/{name}: interpreter vs onnxruntime: {d_ref:e}"
+        );
+        assert!(
+            d_opt <= TOLERANCE,
+            "{stem}/{name}: optimized vs original graph: {d_opt:e}"
+        );
+        assert!(
+            max_diff(&optimized, &expected) <= TOLERANCE,
+            "{stem}/{name}: optimized vs onnxruntime"
+        );
+        assert_eq!(
+            top5(&original),
+            top5(&expected),
+            "{stem}/{name}: interpreter top-5"
+        );
+        assert_eq!(
+            top5(&optimized),
+            top5(&original),
+            "{stem}/{name}: optimized top-5"
+        );
+        worst_ref = worst_ref.max(d_ref);
+        worst_opt = worst_opt.max(d_opt);
+    }
+    eprintln!(
+        "{stem}: interpreter vs onnxruntime {worst_ref:.2e}, optimized vs original {worst_opt:.2e}"
+    );
+}
+
+#[test]
+fn x0_25_fused_logits() {
+    whole_model("pplcnetv2_x0_25_c10_fused_logits");
+}
+
+#[test]
+fn x0_25_fused_softmax() {
+    whole_model("pplcnetv2_x0_25_c10_fused_softmax");
+}
+
+#[test]
+fn x0_25_unfused_logits() {
+    whole_model("pplcnetv2_x0_25_c10_unfused_logits");
+}
+
+#[test]
+fn x0_25_unfused_softmax() {
+    whole_model("pplcnetv2_x0_25_c10_unfused_softmax");
+}
+
+#[test]
+fn base_unfused_logits() {
+    whole_model("pplcnetv2_base_unfused_logits");
+}
+
+/// Branch fusion at build time reproduces PaddleClas's own `re_parameterize()`: the optimized unfused
+/// export has the same ops, shapes and (up to rounding) weights as the optimized fused export.
+#[test]
+fn unfused_export_optimizes_to_the_fused_one() {
+    let load = |stem: &str| {
+        let path = data().join("models").join(format!("{stem}.onnx"));
+        let mut g = load_model(&path, &InputSpec::default()).unwrap_or_else(|e| panic!("{e}"));
+        passes::optimize(&mut g);
+        g
+    };
+    let fused = load("pplcnetv2_x0_25_c10_fused_logits");
+    let unfused = load("pplcnetv2_x0_25_c10_unfused_logits");
+    assert_eq!(fused.nodes.len(), unfused.nodes.len(), "node count");
+    let mut worst = 0.0f32;
+    for (a, b) in fused.nodes.iter().zip(&unfused.nodes) {
+        assert_eq!(a.op.kind(), b.op.kind(), "{} vs {}", a.name, b.name);
+        assert_eq!(
+            fused.shape(a.output),
+            unfused.shape(b.output),
+            "{} vs {}",
+            a.name,
+            b.name
+        );
+        if let (Op::Conv(x), Op::Conv(y)) = (&a.op, &b.op) {
+            assert_eq!(x.weight.shape, y.weight.shape, "{}", a.name);
+            assert_eq!(
+                (x.stride, x.pads, x.groups, x.act, x.residual),
+                (y.stride, y.pads, y.groups, y.act, y.residual)
+            );
+            let scale = x.weight.data.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let d = max_diff(&x.weight.data, &y.weight.data) / scale;
+            assert!(
+                d <= 1e-5,
+                "{} vs {}: weights differ by {d:e} of their magnitude",
+                a.name,
+                b.name
+            );
+            worst = worst.max(d);
+        }
+    }
+    eprintln!("fused vs unfused optimized weights: max |diff| / max |w| {worst:.2e}");
+}
+
+/// Runs `g` and `rewritten` on the same seeded image and checks the outputs agree within `REL`.
+fn assert_same_outputs(what: &str, g: &Graph, rewritten: &Graph) {
+    let n = g.values[g.input].numel();
+    let pixels = Rng::new(0x5eed).bytes(n);
+    let want = interpret::run(g, &pixels);
+    let got = interpret::run(rewritten, &pixels);
+    assert!(
+        want.iter().any(|&v| v != want[0]),
+        "{what}: degenerate output"
+    );
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let d = max_diff(&got, &want);
+    assert!(d <= REL * scale, "{what}: |diff| {d:e} > {:e}", REL * scale);
+}
+
+/// Conv -> BatchNorm pairs of every conv kind (full 3x3 stride 2, depthwise, pointwise without bias,
+/// 5x5 stride 2), and two BatchNorms that must stay: one after a ReLU, one whose conv output is also
+/// read elsewhere.
+#[test]
+fn batch_norm_folding() {
+    let (mut b, x) = GraphBuilder::new("bn_folding", 11, 9, true);
+    let y = b.conv(x, 8, 3, 2, 1);
+    let y = b.bn(y);
+    let y = b.act(y, Activation::HardSwish);
+    let y = b.conv_with(y, 8, 3, 1, 8, false);
+    let y = b.bn(y);
+    let y = b.conv_with(y, 13, 1, 1, 1, false);
+    let y = b.bn(y);
+    let y = b.conv(y, 13, 5, 2, 13);
+    let y = b.bn(y);
+    // Must not fold: the BatchNorm reads a ReLU, not a conv.
+    let y = b.act(y, Activation::Relu);
+    let y = b.bn(y);
+    // Must not fold: the conv output is read twice (the folded scale would change the other reader).
+    let c = b.conv(y, 13, 1, 1, 1);
+    let n = b.bn(c);
+    let y = b.binary(Op::Add, n, c);
+    let g = b.finish(y);
+
+    let mut folded = g.clone();
+    assert!(
+        passes::fold_batch_norm(&mut folded),
+        "the pass did not fire"
+    );
+    assert_eq!(count(&g, "BatchNorm"), 6);
+    assert_eq!(
+        count(&folded, "BatchNorm"),
+        2,
+        "exactly the four foldable BatchNorms go"
+    );
+    assert_eq!(folded.nodes.len(), g.nodes.len() - 4);
+    assert_eq!(count(&folded, "Conv"), count(&g, "Conv"));
+    // Every folded conv got a bias.
+    assert!(folded
+        .nodes
+        .iter()
+        .all(|n| !matches!(&n.op, Op::Conv(c) if c.bias.is_none())));
+    assert_same_outputs("fold_batch_norm", &g, &folded);
+    assert!(
+        !passes::fold_batch_norm(&mut folded.clone()),
+        "a second run changes nothing"
+    );
+
+    let mut optimized = g.clone();
+    passes::optimize(&mut optimized);
+    assert_same_outputs("optimize", &g, &optimized);
+}
+
+/// `bn(dw5(x)) + bn(dw3(x)) + bn(dw1(x))` (PP-LCNetV2's RepDepthwiseSeparable before
+/// `re_parameterize`) and a full-conv 3x3 + 1x1 pair, at stride 1 and 2, odd sizes.
+fn rep_block(name: &str, stride: usize, groups_full: bool) -> Graph {
+    let c = 17;
+    let (mut b, x) = GraphBuilder::new(name, 13, 9, true);
+    let x = b.conv(x, c, 1, 1, 1);
+    let x = b.act(x, Activation::Relu);
+    let groups = if groups_full { 1 } else { c };
+    let kernels: &[usize] = if groups_full { &[3, 1] } else { &[5, 3, 1] };
+    let mut sum = None;
+    for &k in kernels {
+        let y = b.conv_with(x, c, k, stride, groups, false);
+        let y = b.bn(y);
+        sum = Some(match sum {
+            None => y,
+            Some(s) => b.binary(Op::Add, s, y),
+        });
+    }
+    let y = b.act(sum.expect("branches"), Activation::HardSwish);
+    b.finish(y)
+}
+
+#[test]
+fn rep_branch_fusion() {
+    for (stride, full) in [(1, false), (2, false), (1, true), (2, true)] {
+        let name = format!("rep_s{stride}_{}", if full { "full" } else { "depthwise" });
+        let g = rep_block(&name, stride, full);
+        let branches = if full { 2 } else { 3 };
+        let mut fused = g.clone();
+        assert!(
+            passes::fold_batch_norm(&mut fused),
+            "{name}: BatchNorm folding did not fire"
+        );
+        assert_same_outputs(&format!("{name}: fold_batch_norm"), &g, &fused);
+        let before = fused.clone();
+        assert!(
+            passes::fuse_rep_branches(&mut fused),
+            "{name}: branch fusion did not fire"
+        );
+        assert_eq!(count(&before, "Conv"), 1 + branches);
+        assert_eq!(count(&fused, "Conv"), 2, "{name}: one conv per block");
+        assert_eq!(count(&fused, "Add"), 0, "{name}: the branch sums are gone");
+        let k = if full { 3 } else { 5 };
+        let conv = fused
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::Conv(c) if c.kernel() != [1, 1] => Some(c),
+                _ => None,
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(conv.len(), 1, "{name}");
+        assert_eq!(conv[0].kernel(), [k, k], "{name}: the largest kernel");
+        assert_eq!(conv[0].stride, [stride, stride], "{name}");
+        assert_eq!(conv[0].pads, [(k - 1) / 2; 4], "{name}");
+        assert_same_outputs(&format!("{name}: fuse_rep_branches"), &g, &fused);
+
+        let mut optimized = g.clone();
+        passes::optimize(&mut optimized);
+        assert_eq!(count(&optimized, "Conv"), 2, "{name}: optimize");
+        assert_same_outputs(&format!("{name}: optimize"), &g, &optimized);
+    }
+}
