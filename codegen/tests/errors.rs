@@ -305,6 +305,14 @@ fn wrong_input_shape() {
     m.graph.as_mut().unwrap().input[0] = value_info("x", &[Some(1), Some(3), Some(224)]);
     let msg = compile_err(&write("rank3.onnx", &m.encode_to_vec()));
     assert_mentions(&msg, &["rank3.onnx", "input 'x'", "rank 3"]);
+    let mut m = tiny_model();
+    m.graph.as_mut().unwrap().input[0] =
+        value_info("x", &[Some(1), Some(3), Some(1 << 40), Some(224)]);
+    let msg = compile_err(&write("huge.onnx", &m.encode_to_vec()));
+    assert_mentions(
+        &msg,
+        &["huge.onnx", "input 'x'", "1099511627776x224 pixels"],
+    );
 }
 
 #[test]

@@ -38,8 +38,8 @@ fn check(case: &Synthetic) -> (f32, f32) {
     let mut worst = (0.0f32, 0);
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         let d = (g - w).abs();
-        // `!(d <= worst)` also catches NaN.
-        if !(d <= worst.0) {
+        // `total_cmp` orders NaN (|NaN| is a positive NaN) above every number: a NaN is never lost.
+        if d.total_cmp(&worst.0).is_gt() {
             worst = (d, i);
         }
     }

@@ -56,7 +56,8 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     let (mut worst, mut at) = (0.0f32, 0);
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let d = (g - w).abs();
-        if !(d <= worst) {
+        // `total_cmp` orders NaN (|NaN| is a positive NaN) above every number: a NaN is never lost.
+        if d.total_cmp(&worst).is_gt() {
             worst = d;
             at = i;
         }
