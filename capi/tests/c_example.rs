@@ -159,3 +159,50 @@ fn c_example_matches_rust_and_reports_errors() {
     assert_eq!(got, expect, "--check-errors output:\n{text}");
     let _ = std::fs::remove_file(&exe);
 }
+
+/// The hand-written header against the Rust side: every error code has the same value, and every
+/// exported function is declared (the C example's link catches missing symbols, not stale constants).
+#[test]
+fn header_matches_the_rust_constants() {
+    let header =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("include/pplcnet.h"))
+            .expect("header");
+    let define = |name: &str| -> i32 {
+        let line = header
+            .lines()
+            .find(|l| l.split_whitespace().take(2).eq(["#define", name]))
+            .unwrap_or_else(|| panic!("#define {name} missing from pplcnet.h"));
+        let value = line.split_whitespace().nth(2).expect("value");
+        value
+            .trim_matches(|c| c == '(' || c == ')')
+            .parse()
+            .unwrap_or_else(|_| panic!("value of {name}: {value}"))
+    };
+    use pplcnet_capi::*;
+    let codes = [
+        ("PPLCNET_OK", PPLCNET_OK),
+        ("PPLCNET_ERR_NULL", PPLCNET_ERR_NULL),
+        ("PPLCNET_ERR_INPUT_LEN", PPLCNET_ERR_INPUT_LEN),
+        ("PPLCNET_ERR_WORKSPACE_LEN", PPLCNET_ERR_WORKSPACE_LEN),
+        ("PPLCNET_ERR_WORKSPACE_ALIGN", PPLCNET_ERR_WORKSPACE_ALIGN),
+        ("PPLCNET_ERR_OUTPUT_LEN", PPLCNET_ERR_OUTPUT_LEN),
+        ("PPLCNET_ERR_OVERLAP", PPLCNET_ERR_OVERLAP),
+    ];
+    for (name, value) in codes {
+        assert_eq!(define(name), value, "{name}");
+    }
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs"))
+        .expect("lib.rs");
+    let exported: Vec<&str> = source
+        .split("extern \"C\" fn ")
+        .skip(1)
+        .map(|rest| rest.split('(').next().unwrap_or(""))
+        .collect();
+    assert_eq!(exported.len(), 8, "exported functions: {exported:?}");
+    for name in exported {
+        assert!(
+            header.contains(&format!(" {name}(")) || header.contains(&format!("*{name}(")),
+            "{name} is not declared in pplcnet.h"
+        );
+    }
+}
