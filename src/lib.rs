@@ -10,15 +10,12 @@
 //! let top5 = pplcnet::top_k::<5>(&out);
 //! println!("{} {:.3}", pplcnet::LABELS[top5[0].0], top5[0].1);
 //! ```
-//!
-//! With `default-features = false` the crate is `#![no_std]` and needs no allocator: call
-//! [`classify_with`] with a [`Workspace`] you own (`Workspace::new()` is `const`, so it can be a
-//! `static`), then [`top_k`] and [`LABELS`]. The `nostd-check` crate of this repository proves it in
-//! CI, and `pplcnet-capi` wraps the same entry point for C.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod kernels;
+#[cfg(feature = "std")]
+pub mod parallel;
 mod topk;
 
 #[cfg(feature = "image")]
@@ -33,6 +30,8 @@ pub mod report;
 pub use image;
 #[cfg(feature = "image")]
 pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
+#[cfg(feature = "std")]
+pub use parallel::Parallel;
 pub use topk::top_k;
 #[cfg(feature = "std")]
 pub use topk::top_k_vec;
@@ -43,8 +42,8 @@ pub mod model {
 }
 
 pub use model::{
-    classify_with, classify_with_hook, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
-    WORKSPACE_LEN,
+    classify_parallel_with, classify_with, classify_with_hook, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS,
+    MODEL, NUM_CLASSES, WORKSPACE_LEN,
 };
 
 /// What a compiled model module describes about itself.
@@ -118,6 +117,13 @@ pub fn classify(input: &[u8; INPUT_LEN]) -> [f32; NUM_CLASSES] {
         let ws = slot.get_or_insert_with(Workspace::new_boxed);
         classify_with(input, ws)
     })
+}
+
+/// Runs the model on one image with its heavy layers split across `pool`'s threads: the same as
+/// [`Parallel::classify`]. Bit-identical to [`classify_with`]; no heap allocation.
+#[cfg(feature = "std")]
+pub fn classify_parallel(pool: &Parallel, input: &[u8; INPUT_LEN], ws: &mut Workspace) -> [f32; NUM_CLASSES] {
+    pool.classify(input, ws)
 }
 
 #[doc(hidden)]

@@ -33,10 +33,14 @@ pub struct Emitted {
 
 /// Emits the module for `g` (optimized) with buffers from `plan`.
 pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
-    let rt: TokenStream = info.runtime.parse().map_err(|_| Error::file(&g.source, "bad runtime path"))?;
+    let rt: TokenStream = info
+        .runtime
+        .parse()
+        .map_err(|_| Error::file(&g.source, "bad runtime path"))?;
     let mut blob = Blob::default();
     let mut fns = Vec::new();
     let mut calls = Vec::new();
+    let mut par_calls = Vec::new();
     let mut layers = Vec::new();
     let mut layer_infos = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
@@ -48,7 +52,11 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
         let doc = format!(" `{}`: {}", node.name, lowered.summary);
         let body = lowered.body;
         let uses_input = lowered.reads_pixels;
-        let input_param = if uses_input { quote!(input: &[u8; INPUT_LEN],) } else { quote!() };
+        let input_param = if uses_input {
+            quote!(input: &[u8; INPUT_LEN],)
+        } else {
+            quote!()
+        };
         let input_arg = if uses_input { quote!(input,) } else { quote!() };
         fns.push(quote! {
             #[doc = #doc]
@@ -60,19 +68,46 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
         });
         let idx = layers.len();
         calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);));
-        let (kernel, summary, macs) = (lowered.kernel, lowered.summary.clone(), g.node_macs(node) as u64);
-        layer_infos.push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs }));
+        // The parallel sequence: heavy layers split over the team, the rest as in the serial one.
+        match lowered.par_body {
+            Some(par_body) => {
+                let par_name = format_ident!("par_{:03}_{}", i, lowered.kernel);
+                let par_doc = format!(" `{}` split over a team: {}", node.name, lowered.summary);
+                fns.push(quote! {
+                    #[doc = #par_doc]
+                    #[inline(never)]
+                    #[allow(unused_variables)]
+                    fn #par_name(#input_param ws: &mut [f32], w: &[f32], team: &dyn k::par::Team) {
+                        #par_body
+                    }
+                });
+                par_calls.push(quote!(#par_name(#input_arg ws, w, team); after_layer(#idx);));
+            }
+            None => par_calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);)),
+        }
+        let (kernel, summary, macs) = (
+            lowered.kernel,
+            lowered.summary.clone(),
+            g.node_macs(node) as u64,
+        );
+        layer_infos
+            .push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs }));
         layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
     }
 
     let in_shape = g.shape(g.input);
     let (h, w) = (in_shape[2], in_shape[3]);
     let input_len = 3 * h * w;
-    let (out_off, out_len) = plan.slots[g.output].ok_or_else(|| Error::file(&g.source, "the output is the raw input"))?;
+    let (out_off, out_len) = plan.slots[g.output]
+        .ok_or_else(|| Error::file(&g.source, "the output is the raw input"))?;
+    let out_end = out_off + out_len;
     if info.labels.len() != out_len {
         return Err(Error::file(
             &g.source,
-            format!("{} labels given for a model with {out_len} outputs", info.labels.len()),
+            format!(
+                "{} labels given for a model with {out_len} outputs",
+                info.labels.len()
+            ),
         ));
     }
     let weights = blob.to_bytes();
@@ -82,7 +117,11 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let name = &g.name;
     let source = g.source.display().to_string();
     let (params, macs) = (info.params as u64, info.macs as u64);
-    let output = if info.output_is_probabilities { quote!(Probabilities) } else { quote!(Logits) };
+    let output = if info.output_is_probabilities {
+        quote!(Probabilities)
+    } else {
+        quote!(Logits)
+    };
     let seeded = info.seeded_default;
     let weights_path = info.weights_path;
     let labels = info.labels;
@@ -164,7 +203,34 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             let ws = &mut ws.buf[..];
             #(#calls)*
             let mut out = [0.0f32; NUM_CLASSES];
-            out.copy_from_slice(&ws[#out_off..#out_off + NUM_CLASSES]);
+            out.copy_from_slice(&ws[#out_off..#out_end]);
+            out
+        }
+
+        /// [`classify_with`] with every heavy layer split over `team`'s threads (normally a
+        /// `Parallel` pool: use its `classify`). Bit-identical to [`classify_with`]; allocates nothing.
+        #[inline]
+        pub fn classify_parallel_with(
+            input: &[u8; INPUT_LEN],
+            ws: &mut Workspace,
+            team: &dyn k::par::Team,
+        ) -> [f32; NUM_CLASSES] {
+            classify_parallel_with_hook(input, ws, team, |_| {})
+        }
+
+        /// [`classify_parallel_with`], calling `after_layer(i)` after the `i`-th entry of
+        /// `MODEL.layers` ran (on all threads).
+        pub fn classify_parallel_with_hook(
+            input: &[u8; INPUT_LEN],
+            ws: &mut Workspace,
+            team: &dyn k::par::Team,
+            mut after_layer: impl FnMut(usize),
+        ) -> [f32; NUM_CLASSES] {
+            let w: &[f32] = #rt::__private::bytemuck::cast_slice(&WEIGHT_BYTES.0[..]);
+            let ws = &mut ws.buf[..];
+            #(#par_calls)*
+            let mut out = [0.0f32; NUM_CLASSES];
+            out.copy_from_slice(&ws[#out_off..#out_end]);
             out
         }
 
@@ -177,13 +243,20 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
         ws_bytes,
         weight_bytes
     );
-    Ok(Emitted { code: header + &tokens.to_string(), weights, layers })
+    Ok(Emitted {
+        code: header + &tokens.to_string(),
+        weights,
+        layers,
+    })
 }
 
 struct Lowered {
     kernel: &'static str,
     summary: String,
     body: TokenStream,
+    /// The same layer cut into parts over `team: &dyn k::par::Team` (bit-identical), for the
+    /// layers worth splitting.
+    par_body: Option<TokenStream>,
     reads_pixels: bool,
 }
 
@@ -198,7 +271,9 @@ fn act_tokens(a: Activation) -> TokenStream {
         Activation::Relu => quote!(k::Relu),
         Activation::Sigmoid => quote!(k::Sigmoid),
         Activation::HardSwish => quote!(k::HardSwish),
-        Activation::HardSigmoid { alpha, beta } => quote!(k::HardSigmoid { alpha: #alpha, beta: #beta }),
+        Activation::HardSigmoid { alpha, beta } => {
+            quote!(k::HardSigmoid { alpha: #alpha, beta: #beta })
+        }
         Activation::Clip { min, max } => quote!(k::Clip { min: #min, max: #max }),
     }
 }
@@ -217,7 +292,9 @@ fn act_name(a: Activation) -> &'static str {
 /// `let (src.., dst) = k::split(...)` for the node's inputs and output.
 fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>) {
     let (d0, dl) = plan.slots[output].expect("outputs have storage");
-    let names: Vec<Ident> = (0..inputs.len()).map(|i| format_ident!("src{}", i)).collect();
+    let names: Vec<Ident> = (0..inputs.len())
+        .map(|i| format_ident!("src{}", i))
+        .collect();
     let ranges: Vec<TokenStream> = inputs
         .iter()
         .map(|&v| {
@@ -232,7 +309,13 @@ fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>)
     (split, names)
 }
 
-fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream) -> Result<Lowered> {
+fn lower(
+    g: &Graph,
+    plan: &Plan,
+    node: &Node,
+    blob: &mut Blob,
+    _rt: &TokenStream,
+) -> Result<Lowered> {
     let unsupported = |why: String| Error::node(&g.source, &node.name, node.op.kind(), why);
     let in_shape = |i: usize| g.shape(node.inputs[i]).to_vec();
     let out_shape = g.shape(node.output).to_vec();
@@ -248,27 +331,45 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
             let act = act_tokens(c.act);
             if node.inputs[0] == g.input {
                 if c.groups != 1 || c.residual {
-                    return Err(unsupported("a grouped or residual conv on the raw input has no kernel".into()));
+                    return Err(unsupported(
+                        "a grouped or residual conv on the raw input has no kernel".into(),
+                    ));
                 }
                 let wseg = seg(blob.push(&pack::direct(c)));
-                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::STEM_CO_BLOCK)));
+                let bseg = seg(blob.push(&pack::bias_padded(
+                    c.bias.as_deref(),
+                    cout,
+                    pack::STEM_CO_BLOCK,
+                )));
                 let pads = c.pad_value.clone().unwrap_or_else(|| vec![0.0; cin]);
                 let pseg = seg(blob.push(&pads));
                 let (d0, dl) = plan.slots[node.output].expect("storage");
+                let d1 = d0 + dl;
                 let body = quote! {
-                    let dst = &mut ws[#d0..#d0 + #dl];
+                    let dst = &mut ws[#d0..#d1];
                     k::conv_u8::conv_u8::<#ih, #iw, #cin, #oh, #ow, #cout, #kh, #kw, #sh, #sw, #pt, #pl>(
                         &input[..], #wseg, #bseg, #pseg, #act, dst);
                 };
+                let par_body = quote! {
+                    let dst = &mut ws[#d0..#d1];
+                    k::conv_u8::conv_u8_par::<#ih, #iw, #cin, #oh, #ow, #cout, #kh, #kw, #sh, #sw, #pt, #pl>(
+                        team, &input[..], #wseg, #bseg, #pseg, #act, dst);
+                };
                 return Ok(Lowered {
                     kernel: "conv_u8",
-                    summary: format!("{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}", act_name(c.act)),
+                    summary: format!(
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
+                        act_name(c.act)
+                    ),
                     body,
+                    par_body: Some(par_body),
                     reads_pixels: true,
                 });
             }
             if c.pad_value.is_some() {
-                return Err(unsupported("padding with non-zero values is only supported on the raw input".into()));
+                return Err(unsupported(
+                    "padding with non-zero values is only supported on the raw input".into(),
+                ));
             }
             if c.is_depthwise() && cin == cout && !c.residual {
                 let wseg = seg(blob.push(&pack::depthwise(&c.weight)));
@@ -279,10 +380,19 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                     #split
                     k::dwconv::dwconv::<#ih, #iw, #cin, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, #wseg, #bseg, #act, dst);
                 };
+                let par_body = quote! {
+                    #split
+                    k::dwconv::dwconv_par::<#ih, #iw, #cin, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(
+                        team, #s0, #wseg, #bseg, #act, dst);
+                };
                 return Ok(Lowered {
                     kernel: "dwconv",
-                    summary: format!("{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}", act_name(c.act)),
+                    summary: format!(
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
+                        act_name(c.act)
+                    ),
                     body,
+                    par_body: Some(par_body),
                     reads_pixels: false,
                 });
             }
@@ -300,6 +410,10 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                     #split
                     k::pwconv::pwconv::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
                 };
+                let par_body = quote! {
+                    #split
+                    k::pwconv::pwconv_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
+                };
                 return Ok(Lowered {
                     kernel: "pwconv",
                     summary: format!(
@@ -308,6 +422,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                         if c.residual { " +residual" } else { "" }
                     ),
                     body,
+                    par_body: Some(par_body),
                     reads_pixels: false,
                 });
             }
@@ -332,10 +447,15 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                 #split
                 k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
             };
+            let par_body = quote! {
+                #split
+                k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+            };
             Ok(Lowered {
                 kernel: "squeeze_excite",
                 summary: format!("{}x{}x{c} via {r}", s[2], s[3]),
                 body,
+                par_body: Some(par_body),
                 reads_pixels: false,
             })
         }
@@ -348,6 +468,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                 kernel: "global_avg_pool",
                 summary: format!("{}x{}x{c} -> {c}", s[2], s[3]),
                 body: quote! { #split k::pool::global_avg_pool::<#hw, #c>(#s0, dst); },
+                par_body: None,
                 reads_pixels: false,
             })
         }
@@ -364,6 +485,9 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                 kernel: "fully_connected",
                 summary: format!("{kk} -> {n}{}", act_name(*act)),
                 body: quote! { #split k::pwconv::pwconv::<1, #kk, #n>(#s0, #wseg, #bseg, #a, None, dst); },
+                par_body: Some(quote! {
+                    #split k::pwconv::pwconv_par::<1, #kk, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
+                }),
                 reads_pixels: false,
             })
         }
@@ -375,6 +499,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                 kernel: "softmax",
                 summary: format!("{n}"),
                 body: quote! { #split k::softmax::softmax::<#n>(#s0, dst); },
+                par_body: None,
                 reads_pixels: false,
             })
         }
@@ -387,6 +512,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                 kernel: "activation",
                 summary: format!("{n}{}", act_name(*a)),
                 body: quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
+                par_body: None,
                 reads_pixels: false,
             })
         }
@@ -402,22 +528,30 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, _rt: &TokenStream
                     kernel: if is_add { "add" } else { "mul" },
                     summary: format!("{n}"),
                     body: quote! { #split k::eltwise::#f::<#n>(#s0, #s1, dst); },
+                    par_body: None,
                     reads_pixels: false,
                 });
             }
             // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
             let chan = |x: &[usize], y: &[usize]| x.len() == 4 && y == [1, x[1], 1, 1];
             if !is_add && (chan(&a, &b) || chan(&b, &a)) {
-                let (x, s, shape) = if chan(&a, &b) { (s0, s1, &a) } else { (s1, s0, &b) };
+                let (x, s, shape) = if chan(&a, &b) {
+                    (s0, s1, &a)
+                } else {
+                    (s1, s0, &b)
+                };
                 let (hw, c) = (shape[2] * shape[3], shape[1]);
                 return Ok(Lowered {
                     kernel: "scale_channels",
                     summary: format!("{}x{}x{c}", shape[2], shape[3]),
                     body: quote! { #split k::eltwise::scale_channels::<#hw, #c>(#x, #s, dst); },
+                    par_body: None,
                     reads_pixels: false,
                 });
             }
-            Err(unsupported(format!("broadcasting {a:?} with {b:?} has no kernel")))
+            Err(unsupported(format!(
+                "broadcasting {a:?} with {b:?} has no kernel"
+            )))
         }
         other => Err(unsupported(format!(
             "no kernel for a standalone {} (it could not be fused into a neighbouring op)",

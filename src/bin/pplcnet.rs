@@ -3,7 +3,7 @@
 //! ```text
 //! pplcnet predict IMG_OR_DIR... [--topk K] [--json [--logits]] [--batch-threads N]
 //! pplcnet eval --list val_list.txt --root DIR [--limit N]
-//! pplcnet bench [--iters N] [--threads N] [--json]
+//! pplcnet bench [--iters N] [--threads N] [--parallel N] [--json] [--layers]
 //! pplcnet preprocess IMAGE -o OUT.rgb
 //! pplcnet info
 //! ```
@@ -124,6 +124,10 @@ struct BenchArgs {
     /// Also time every layer (median over the runs) and report GFLOP/s per layer.
     #[arg(long)]
     layers: bool,
+    /// Measure the latency of the multi-threaded entry point (`pplcnet::Parallel`, every heavy
+    /// layer split across N threads) instead of single-threaded `classify_with`.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=pplcnet::parallel::MAX_THREADS as u64))]
+    parallel: Option<u64>,
 }
 
 #[derive(Args)]
@@ -525,13 +529,17 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Median time of every layer over `iters` runs, printed with GFLOP/s (2 flops per MAC).
-fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64) {
+fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64, pool: Option<&pplcnet::Parallel>) {
     let n = MODEL.layers.len();
     let mut samples = vec![Vec::with_capacity(iters as usize); n];
     let mut stamps = vec![Instant::now(); n];
     for _ in 0..iters {
         let start = Instant::now();
-        std::hint::black_box(pplcnet::classify_with_hook(input, ws, |i| stamps[i] = Instant::now()));
+        let hook = |i: usize| stamps[i] = Instant::now();
+        std::hint::black_box(match pool {
+            Some(pool) => pool.classify_with_hook(input, ws, hook),
+            None => pplcnet::classify_with_hook(input, ws, hook),
+        });
         let mut prev = start;
         for (i, &t) in stamps.iter().enumerate() {
             samples[i].push(t - prev);
@@ -573,26 +581,25 @@ fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64) {
 fn bench(a: BenchArgs) -> io::Result<ExitCode> {
     let input = bench_input();
     let mut ws = Workspace::new_boxed();
+    let pool = a.parallel.map(|n| pplcnet::Parallel::new(n as usize));
+    let run = |ws: &mut Workspace| match &pool {
+        Some(pool) => pool.classify(std::hint::black_box(&input), ws),
+        None => pplcnet::classify_with(std::hint::black_box(&input), ws),
+    };
     if a.layers {
         for _ in 0..a.warmup {
-            std::hint::black_box(pplcnet::classify_with(&input, &mut ws));
+            std::hint::black_box(run(&mut ws));
         }
-        bench_layers(&input, &mut ws, a.iters);
+        bench_layers(&input, &mut ws, a.iters, pool.as_ref());
         return Ok(ExitCode::SUCCESS);
     }
     for _ in 0..a.warmup {
-        std::hint::black_box(pplcnet::classify_with(
-            std::hint::black_box(&input),
-            &mut ws,
-        ));
+        std::hint::black_box(run(&mut ws));
     }
     let mut lat = Vec::with_capacity(a.iters as usize);
     for _ in 0..a.iters {
         let t = Instant::now();
-        std::hint::black_box(pplcnet::classify_with(
-            std::hint::black_box(&input),
-            &mut ws,
-        ));
+        std::hint::black_box(run(&mut ws));
         lat.push(t.elapsed());
     }
     lat.sort();
@@ -631,9 +638,22 @@ fn bench(a: BenchArgs) -> io::Result<ExitCode> {
     .elapsed();
     let runs = threads as u64 * a.iters;
     let ips = runs as f64 / wall.as_secs_f64().max(1e-12);
+    let latency_threads = pool.as_ref().map_or(1, |p| p.threads());
+    // What handing one layer to the pool and waiting for it costs (an empty layer, median).
+    let handoff = pool.as_ref().map(|pool| {
+        let mut t = Vec::with_capacity(10_000);
+        for _ in 0..10_000 {
+            let start = Instant::now();
+            pool.empty_layer();
+            t.push(start.elapsed());
+        }
+        t.sort();
+        percentile(&t, 50.0)
+    });
+    let handoff_json = handoff.map_or(String::new(), |h| format!(", \"handoff_us\": {:.3}", h.as_secs_f64() * 1e6));
     if a.json {
         println!(
-            "{{\"model\": {}, \"iters\": {}, \"warmup\": {}, \"latency_ms\": {{\"min\": {:.4}, \"median\": {:.4}, \"p90\": {:.4}, \"p99\": {:.4}, \"mean\": {:.4}}}, \"threads\": {threads}, \"throughput_images_per_second\": {ips:.2}}}",
+            "{{\"model\": {}, \"iters\": {}, \"warmup\": {}, \"latency_ms\": {{\"min\": {:.4}, \"median\": {:.4}, \"p90\": {:.4}, \"p99\": {:.4}, \"mean\": {:.4}}}, \"latency_threads\": {latency_threads}{handoff_json}, \"threads\": {threads}, \"throughput_images_per_second\": {ips:.2}}}",
             report::json_str(MODEL.name),
             a.iters,
             a.warmup,
@@ -646,7 +666,11 @@ fn bench(a: BenchArgs) -> io::Result<ExitCode> {
     } else {
         println!("model: {} ({} MMACs)", MODEL.name, MODEL.macs / 1_000_000);
         println!(
-            "latency, 1 thread, {} runs after {} warm-up: min {:.3} ms, median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, mean {:.3} ms",
+            "latency, {}, {} runs after {} warm-up: min {:.3} ms, median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, mean {:.3} ms",
+            match latency_threads {
+                1 if pool.is_none() => "1 thread".to_string(),
+                n => format!("{n} thread(s) (Parallel)"),
+            },
             a.iters,
             a.warmup,
             ms(min),
@@ -655,6 +679,12 @@ fn bench(a: BenchArgs) -> io::Result<ExitCode> {
             ms(p99),
             ms(mean)
         );
+        if let Some(h) = handoff {
+            println!(
+                "handoff per split layer (an empty layer, median of 10000): {:.2} us",
+                h.as_secs_f64() * 1e6
+            );
+        }
         println!(
             "throughput, {threads} thread(s) x {} runs: {ips:.1} images/s ({:.3} s)",
             a.iters,

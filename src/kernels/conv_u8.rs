@@ -6,7 +6,10 @@
 //! weight vector is loaded once per group and the accumulator chains are independent; the few
 //! border pixels take the general path with pad values.
 
-use super::simd::{load, store_n, V, L};
+use core::ops::Range;
+
+use super::par::{even_cut, run_split, Team};
+use super::simd::{load, store_n, L, V};
 use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
@@ -16,6 +19,7 @@ const PX: usize = 4;
 
 /// `dst[OH][OW][CO] = act(bias + sum over taps and input channels of x * w)`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn conv_u8<
     const IH: usize,
     const IW: usize,
@@ -37,19 +41,98 @@ pub fn conv_u8<
     act: impl Activation,
     dst: &mut [f32],
 ) {
+    conv_u8_rows::<IH, IW, CI, OH, OW, CO, KH, KW, SH, SW, PT, PL>(
+        src,
+        w,
+        bias,
+        pad,
+        act,
+        0..OH,
+        dst,
+    )
+}
+
+/// [`conv_u8`] split over `team` by output rows (bit-identical).
+#[allow(clippy::too_many_arguments)]
+pub fn conv_u8_par<
+    const IH: usize,
+    const IW: usize,
+    const CI: usize,
+    const OH: usize,
+    const OW: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    team: &dyn Team,
+    src: &[u8],
+    w: &[f32],
+    bias: &[f32],
+    pad: &[f32],
+    act: impl Activation + Sync,
+    dst: &mut [f32],
+) {
+    let f = |r: Range<usize>, d: &mut [f32]| {
+        conv_u8_rows::<IH, IW, CI, OH, OW, CO, KH, KW, SH, SW, PT, PL>(src, w, bias, pad, act, r, d)
+    };
+    run_split(team, dst, OH, OW * CO, |i, n| even_cut(OH, i, n), &f);
+}
+
+/// Output rows `rows` of [`conv_u8`]: `dst` holds just those rows (`rows.len() * OW * CO` values).
+/// Not inlined: the serial and parallel paths share one instance.
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+pub fn conv_u8_rows<
+    const IH: usize,
+    const IW: usize,
+    const CI: usize,
+    const OH: usize,
+    const OW: usize,
+    const CO: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+>(
+    src: &[u8],
+    w: &[f32],
+    bias: &[f32],
+    pad: &[f32],
+    act: impl Activation,
+    rows: Range<usize>,
+    dst: &mut [f32],
+) {
     let cop = CO.div_ceil(CO_BLOCK) * CO_BLOCK;
     assert!(src.len() == IH * IW * CI && w.len() == KH * KW * CI * cop && bias.len() == cop);
-    assert!(pad.len() == CI && dst.len() == OH * OW * CO);
+    assert!(
+        pad.len() == CI
+            && rows.start <= rows.end
+            && rows.end <= OH
+            && dst.len() == rows.len() * OW * CO
+    );
     // Interior range of an output coordinate: o * S >= P and o * S + K - 1 - P < I.
     let interior = |p: usize, s: usize, k: usize, i: usize, o: usize| {
         let lo = p.div_ceil(s).min(o);
-        let hi = if i + p >= k { ((i + p - k) / s + 1).min(o) } else { 0 }.max(lo);
+        let hi = if i + p >= k {
+            ((i + p - k) / s + 1).min(o)
+        } else {
+            0
+        }
+        .max(lo);
         (lo, hi)
     };
     let (oy_lo, oy_hi) = interior(PT, SH, KH, IH, OH);
     let (ox_lo, ox_hi) = interior(PL, SW, KW, IW, OW);
     let tap = Taps::<IW, CI, KH, KW, SW> { src, w, cop };
-    for oy in 0..OH {
+    for oy in rows.clone() {
+        // Row `oy` of the image is row `ly` of `dst`.
+        let ly = oy - rows.start;
         let mut ox = 0;
         while ox < OW {
             if (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo && ox + PX <= ox_hi {
@@ -57,16 +140,19 @@ pub fn conv_u8<
                 let mut cb = 0;
                 while cb + 2 * L <= cop {
                     let acc = tap.interior::<PX, 2>(bias, iy, ix, cb);
-                    store_pixels::<CO, PX, 2>(dst, (oy * OW + ox) * CO, cb, acc, act);
+                    store_pixels::<CO, PX, 2>(dst, (ly * OW + ox) * CO, cb, acc, act);
                     cb += 2 * L;
                 }
                 if cb < cop {
                     let acc = tap.interior::<PX, 1>(bias, iy, ix, cb);
-                    store_pixels::<CO, PX, 1>(dst, (oy * OW + ox) * CO, cb, acc, act);
+                    store_pixels::<CO, PX, 1>(dst, (ly * OW + ox) * CO, cb, acc, act);
                 }
                 ox += PX;
             } else {
-                border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(src, w, bias, pad, act, dst, oy, ox, OW);
+                let out = &mut dst[(ly * OW + ox) * CO..(ly * OW + ox + 1) * CO];
+                border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(
+                    src, w, bias, pad, act, out, oy, ox,
+                );
                 ox += 1;
             }
         }
@@ -90,17 +176,26 @@ fn store_pixels<const CO: usize, const P: usize, const B: usize>(
     }
 }
 
-struct Taps<'a, const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize> {
+struct Taps<'a, const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize>
+{
     src: &'a [u8],
     w: &'a [f32],
     cop: usize,
 }
 
-impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize> Taps<'_, IW, CI, KH, KW, SW> {
+impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize>
+    Taps<'_, IW, CI, KH, KW, SW>
+{
     /// All taps for `P` pixels whose top-left input is `(iy, ix)` (then every `SW` columns),
     /// channel blocks `cb..cb + B*16`.
     #[inline(always)]
-    fn interior<const P: usize, const B: usize>(&self, bias: &[f32], iy: usize, ix: usize, cb: usize) -> [[V; B]; P] {
+    fn interior<const P: usize, const B: usize>(
+        &self,
+        bias: &[f32],
+        iy: usize,
+        ix: usize,
+        cb: usize,
+    ) -> [[V; B]; P] {
         let b: [V; B] = core::array::from_fn(|b| load(&bias[cb + b * L..]));
         let mut acc = [b; P];
         for ky in 0..KH {
@@ -122,7 +217,7 @@ impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const S
     }
 }
 
-/// One output pixel with any taps in the padding (which reads `pad[ci]`).
+/// One output pixel (`out`, `CO` values) with any taps in the padding (which reads `pad[ci]`).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn border_pixel<
@@ -142,13 +237,11 @@ fn border_pixel<
     bias: &[f32],
     pad: &[f32],
     act: impl Activation,
-    dst: &mut [f32],
+    out: &mut [f32],
     oy: usize,
     ox: usize,
-    ow: usize,
 ) {
     let cop = bias.len();
-    let out = &mut dst[(oy * ow + ox) * CO..(oy * ow + ox + 1) * CO];
     for cb in (0..cop).step_by(CO_BLOCK) {
         let mut acc = load(&bias[cb..]);
         for ky in 0..KH {
@@ -157,7 +250,11 @@ fn border_pixel<
                 let ix = (ox * SW + kx).wrapping_sub(PL);
                 let inside = iy < IH && ix < IW;
                 for ci in 0..CI {
-                    let x = if inside { src[(iy * IW + ix) * CI + ci] as f32 } else { pad[ci] };
+                    let x = if inside {
+                        src[(iy * IW + ix) * CI + ci] as f32
+                    } else {
+                        pad[ci]
+                    };
                     let t = ((ky * KW + kx) * CI + ci) * cop + cb;
                     acc = V::splat(x).mul_add(load(&w[t..]), acc);
                 }

@@ -7,6 +7,7 @@
 pub mod conv_u8;
 pub mod dwconv;
 pub mod eltwise;
+pub mod par;
 pub mod pool;
 pub mod pwconv;
 pub mod simd;

@@ -1,0 +1,201 @@
+//! `pplcnet::Parallel`: bit-identical to `classify_with` for every reference input and thread count,
+//! no heap allocation per call once the pool exists, and a pool of one thread (no workers).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use pplcnet::{Parallel, Workspace, INPUT_LEN, NUM_CLASSES};
+
+/// Counts every allocation in the process (all threads).
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator unchanged; the counter has no effect on the memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: as for `alloc`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `alloc`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// The tests of this file run one at a time, so the allocation count sees only one of them.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Every reference input (`tests/data/inputs/*.u8`), sorted by name.
+fn inputs() -> Vec<(String, Box<[u8; INPUT_LEN]>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/inputs");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "u8"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("input file");
+            let input: Box<[u8; INPUT_LEN]> =
+                bytes.into_boxed_slice().try_into().expect("input size");
+            (
+                p.file_stem().expect("stem").to_string_lossy().into_owned(),
+                input,
+            )
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(!v.is_empty(), "no reference inputs in {}", dir.display());
+    v
+}
+
+fn assert_bit_identical(what: &str, got: &[f32; NUM_CLASSES], want: &[f32; NUM_CLASSES]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(
+            g.to_bits(),
+            w.to_bits(),
+            "{what}: output {i} differs: {g:e} vs {w:e}"
+        );
+    }
+}
+
+fn check_threads(threads: usize) {
+    let pool = Parallel::new(threads);
+    assert_eq!(pool.threads(), threads);
+    let (mut ws, mut wp) = (Workspace::new_boxed(), Workspace::new_boxed());
+    for (name, input) in inputs() {
+        let want = pplcnet::classify_with(&input, &mut ws);
+        // Twice: the second run starts from a workspace full of the first one's values.
+        for round in 0..2 {
+            let got = pool.classify(&input, &mut wp);
+            assert_bit_identical(
+                &format!("{name}, {threads} threads, run {round}"),
+                &got,
+                &want,
+            );
+        }
+        let got = pplcnet::classify_parallel(&pool, &input, &mut wp);
+        assert_bit_identical(&format!("{name}, {threads} threads, free fn"), &got, &want);
+    }
+}
+
+#[test]
+fn two_threads_bit_identical_to_serial() {
+    let _one = serial();
+    check_threads(2);
+}
+
+#[test]
+fn three_threads_bit_identical_to_serial() {
+    let _one = serial();
+    check_threads(3);
+}
+
+#[test]
+fn one_thread_has_no_workers_and_matches() {
+    let _one = serial();
+    check_threads(1);
+    // Out-of-range requests are clamped.
+    assert_eq!(Parallel::new(0).threads(), 1);
+    assert_eq!(
+        Parallel::new(usize::MAX).threads(),
+        pplcnet::parallel::MAX_THREADS
+    );
+}
+
+#[test]
+fn serial_team_matches() {
+    let _one = serial();
+    let mut ws = Workspace::new_boxed();
+    for (name, input) in inputs() {
+        let want = pplcnet::classify_with(&input, &mut ws);
+        let got = pplcnet::classify_parallel_with(&input, &mut ws, &pplcnet::kernels::par::Serial);
+        assert_bit_identical(&format!("{name}, Serial team"), &got, &want);
+    }
+}
+
+#[test]
+fn repeated_calls_reuse_the_pool_without_allocating() {
+    let _one = serial();
+    let input = inputs().swap_remove(0).1;
+    let mut ws = Workspace::new_boxed();
+    let want = pplcnet::classify_with(&input, &mut ws);
+    for threads in [2, 3] {
+        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let pool = Parallel::new(threads);
+        assert!(
+            ALLOCATIONS.load(Ordering::SeqCst) > before,
+            "the counter sees the pool's own allocations"
+        );
+        // Warm-up: the first calls may touch lazily initialized runtime state.
+        for _ in 0..3 {
+            pool.classify(&input, &mut ws);
+        }
+        // A real per-call allocation shows in every window; a stray one from the test harness
+        // (another thread starting) would not repeat.
+        let mut counts = Vec::with_capacity(3);
+        for _ in 0..3 {
+            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let mut last = [0.0; NUM_CLASSES];
+            for _ in 0..20 {
+                last = pool.classify(&input, &mut ws);
+            }
+            counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+            assert_bit_identical(&format!("{threads} threads, repeated"), &last, &want);
+            if counts.last() == Some(&0) {
+                break;
+            }
+        }
+        assert_eq!(
+            counts.last(),
+            Some(&0),
+            "{threads} threads: allocations per 20 calls: {counts:?}"
+        );
+    }
+}
+
+#[test]
+fn pool_is_send_and_sync_and_serializes_concurrent_callers() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Parallel>();
+    let _one = serial();
+    let input = inputs().swap_remove(0).1;
+    let want = pplcnet::classify_with(&input, &mut Workspace::new_boxed());
+    let pool = Parallel::new(2);
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (pool, input, want) = (&pool, &input, &want);
+            s.spawn(move || {
+                let mut ws = Workspace::new_boxed();
+                for _ in 0..5 {
+                    assert_bit_identical(
+                        &format!("caller {t}"),
+                        &pool.classify(input, &mut ws),
+                        want,
+                    );
+                }
+            });
+        }
+    });
+}
