@@ -10,6 +10,11 @@
 //! let top5 = pplcnet::top_k::<5>(&out);
 //! println!("{} {:.3}", pplcnet::LABELS[top5[0].0], top5[0].1);
 //! ```
+//!
+//! With `default-features = false` the crate is `#![no_std]` and needs no allocator: call
+//! [`classify_with`] with a [`Workspace`] you own (`Workspace::new()` is `const`, so it can be a
+//! `static`), then [`top_k`] and [`LABELS`]. The `nostd-check` crate of this repository proves it in
+//! CI, and `pplcnet-capi` wraps the same entry point for C.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
