@@ -43,11 +43,17 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let mut par_calls = Vec::new();
     let mut layers = Vec::new();
     let mut layer_infos = Vec::new();
+    let mut lowered_layers = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
         if matches!(node.op, Op::Input | Op::Reshape) {
             continue;
         }
+        let start = blob.data.len().div_ceil(16) * 16;
         let lowered = lower(g, plan, node, &mut blob, &rt)?;
+        lowered_layers.push((i, node, lowered, start..blob.data.len()));
+    }
+    prefetch_ahead(g, &mut lowered_layers);
+    for (i, node, lowered, _) in lowered_layers {
         let fname = format_ident!("layer_{:03}_{}", i, lowered.kernel);
         let doc = format!(" `{}`: {}", node.name, lowered.summary);
         let body = lowered.body;
@@ -258,6 +264,123 @@ struct Lowered {
     /// layers worth splitting.
     par_body: Option<TokenStream>,
     reads_pixels: bool,
+    /// A compute-bound pointwise conv, which can prefetch a later layer's weights meanwhile.
+    host: Option<PwCall>,
+    /// A layer that streams its weights once per image (fully connected, squeeze-excite): memory-
+    /// bound, so its weights are best prefetched by an earlier compute-bound layer.
+    streams_weights: bool,
+}
+
+/// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
+struct PwCall {
+    split: TokenStream,
+    m: usize,
+    cin: usize,
+    cout: usize,
+    s0: Ident,
+    wseg: TokenStream,
+    bseg: TokenStream,
+    act: TokenStream,
+    residual: TokenStream,
+}
+
+impl PwCall {
+    /// The serial and the parallel body, prefetching the weights `ahead` (blob offsets) if given.
+    fn bodies(&self, ahead: Option<std::ops::Range<usize>>) -> (TokenStream, TokenStream) {
+        let PwCall {
+            split,
+            m,
+            cin,
+            cout,
+            s0,
+            wseg,
+            bseg,
+            act,
+            residual,
+        } = self;
+        match ahead {
+            None => (
+                quote! {
+                    #split
+                    k::pwconv::pwconv::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
+                },
+                quote! {
+                    #split
+                    k::pwconv::pwconv_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
+                },
+            ),
+            Some(r) => {
+                let (a0, a1) = (r.start, r.end);
+                (
+                    quote! {
+                        #split
+                        k::pwconv::pwconv_ahead::<#m, #cin, #cout>(
+                            #s0, #wseg, #bseg, #act, #residual, dst, &w[#a0..#a1]);
+                    },
+                    quote! {
+                        #split
+                        k::pwconv::pwconv_par_ahead::<#m, #cin, #cout>(
+                            team, #s0, #wseg, #bseg, #act, #residual, dst, &w[#a0..#a1]);
+                    },
+                )
+            }
+        }
+    }
+}
+
+/// Multiply-adds of a host per byte it prefetches: low enough that the prefetches keep up, high
+/// enough that they do not crowd out the host's own memory traffic (measured on Zen 4).
+const PREFETCH_MACS_PER_BYTE: u64 = 10;
+
+/// Arranges for the weights of every layer that streams them (memory-bound: fully connected,
+/// squeeze-excite) to be prefetched by the compute-bound pointwise convs just before it, so they
+/// come from L2 / L3 instead of DRAM when it runs. From the last such layer backwards, each takes
+/// the nearest earlier hosts not yet taken until they have `PREFETCH_MACS_PER_BYTE` multiply-adds
+/// per byte, and they prefetch consecutive shares of its weights in proportion to their work.
+fn prefetch_ahead(g: &Graph, layers: &mut [(usize, &Node, Lowered, std::ops::Range<usize>)]) {
+    let mut taken = vec![false; layers.len()];
+    for j in (0..layers.len()).rev() {
+        if !layers[j].2.streams_weights {
+            continue;
+        }
+        let weights = layers[j].3.clone();
+        let need = weights.len() as u64 * 4 * PREFETCH_MACS_PER_BYTE;
+        let mut hosts = Vec::new();
+        let mut have = 0;
+        for h in (0..j).rev() {
+            if have >= need {
+                break;
+            }
+            if !taken[h] && layers[h].2.host.is_some() {
+                taken[h] = true;
+                let macs = g.node_macs(layers[h].1) as u64;
+                hosts.push((h, macs));
+                have += macs;
+            }
+        }
+        // Earliest host first, each a share in proportion to its multiply-adds (cut at lines).
+        hosts.reverse();
+        let total: u64 = hosts.iter().map(|h| h.1).sum();
+        let mut done = 0;
+        let mut start = weights.start;
+        for (h, macs) in hosts {
+            done += macs;
+            let cut = weights.start + (weights.len() as u64 * done / total.max(1)) as usize;
+            let end = if done == total {
+                weights.end
+            } else {
+                (cut.div_ceil(16) * 16).min(weights.end)
+            };
+            if end > start {
+                let host = &mut layers[h].2;
+                let (body, par_body) = host.host.as_ref().expect("a host").bodies(Some(start..end));
+                host.body = body;
+                host.par_body = Some(par_body);
+                host.summary += &format!(" +prefetch #{j}");
+            }
+            start = end;
+        }
+    }
 }
 
 fn seg(s: Segment) -> TokenStream {
@@ -364,6 +487,8 @@ fn lower(
                     body,
                     par_body: Some(par_body),
                     reads_pixels: true,
+                    host: None,
+                    streams_weights: false,
                 });
             }
             if c.pad_value.is_some() {
@@ -394,6 +519,8 @@ fn lower(
                     body,
                     par_body: Some(par_body),
                     reads_pixels: false,
+                    host: None,
+                    streams_weights: false,
                 });
             }
             if c.is_pointwise() {
@@ -406,14 +533,18 @@ fn lower(
                     Some(r) => quote!(Some(#r)),
                     None => quote!(None),
                 };
-                let body = quote! {
-                    #split
-                    k::pwconv::pwconv::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
+                let call = PwCall {
+                    split,
+                    m,
+                    cin,
+                    cout,
+                    s0: s0.clone(),
+                    wseg,
+                    bseg,
+                    act,
+                    residual,
                 };
-                let par_body = quote! {
-                    #split
-                    k::pwconv::pwconv_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
-                };
+                let (body, par_body) = call.bodies(None);
                 return Ok(Lowered {
                     kernel: "pwconv",
                     summary: format!(
@@ -424,6 +555,9 @@ fn lower(
                     body,
                     par_body: Some(par_body),
                     reads_pixels: false,
+                    // The one-pixel case is a matrix-vector product: memory-bound.
+                    host: (m > 1).then_some(call),
+                    streams_weights: m == 1,
                 });
             }
             Err(unsupported(format!(
@@ -457,6 +591,8 @@ fn lower(
                 body,
                 par_body: Some(par_body),
                 reads_pixels: false,
+                host: None,
+                streams_weights: true,
             })
         }
         Op::GlobalAvgPool => {
@@ -470,6 +606,8 @@ fn lower(
                 body: quote! { #split k::pool::global_avg_pool::<#hw, #c>(#s0, dst); },
                 par_body: None,
                 reads_pixels: false,
+                host: None,
+                streams_weights: false,
             })
         }
         Op::MatMul { weight, bias, act } => {
@@ -489,6 +627,8 @@ fn lower(
                     #split k::pwconv::pwconv_par::<1, #kk, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
                 }),
                 reads_pixels: false,
+                host: None,
+                streams_weights: true,
             })
         }
         Op::Softmax => {
@@ -501,6 +641,8 @@ fn lower(
                 body: quote! { #split k::softmax::softmax::<#n>(#s0, dst); },
                 par_body: None,
                 reads_pixels: false,
+                host: None,
+                streams_weights: false,
             })
         }
         Op::Act(a) => {
@@ -514,6 +656,8 @@ fn lower(
                 body: quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
                 par_body: None,
                 reads_pixels: false,
+                host: None,
+                streams_weights: false,
             })
         }
         Op::Add | Op::Mul => {
@@ -530,6 +674,8 @@ fn lower(
                     body: quote! { #split k::eltwise::#f::<#n>(#s0, #s1, dst); },
                     par_body: None,
                     reads_pixels: false,
+                    host: None,
+                    streams_weights: false,
                 });
             }
             // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
@@ -547,6 +693,8 @@ fn lower(
                     body: quote! { #split k::eltwise::scale_channels::<#hw, #c>(#x, #s, dst); },
                     par_body: None,
                     reads_pixels: false,
+                    host: None,
+                    streams_weights: false,
                 });
             }
             Err(unsupported(format!(

@@ -24,6 +24,32 @@ const fn mr_for(m: usize) -> usize {
     }
 }
 
+/// Register tiling of a layer of `M` pixels.
+struct Tiles<const M: usize>;
+
+impl<const M: usize> Tiles<M> {
+    /// Rows per register tile.
+    const MR: usize = mr_for(M);
+    /// Few tiles (`M` under 16 tiles): [`pwconv_par`] cuts anywhere, evening out the parts' costs
+    /// (every remainder tile is compiled in). Otherwise only at whole tiles, so that the only
+    /// remainder is the layer's own (`M % MR` rows) and the instance has the serial one's code.
+    const CUT_ANYWHERE: bool = M / Self::MR < 16;
+}
+
+/// Estimated cost, in row-equivalents, of `rows` pixels in register tiles of `mr` rows: a short
+/// last tile (under 4 rows) costs 4 rows.
+const fn rows_cost(rows: usize, mr: usize) -> usize {
+    let tail = rows % mr;
+    rows - tail
+        + if tail == 0 {
+            0
+        } else if tail < 4 {
+            4
+        } else {
+            tail
+        }
+}
+
 /// See the module docs. `bias` is padded to a multiple of `NR`.
 #[inline(always)]
 pub fn pwconv<const M: usize, const K: usize, const N: usize>(
@@ -66,32 +92,54 @@ pub fn pwconv_par<const M: usize, const K: usize, const N: usize>(
     }
 }
 
-/// Estimated cost, in row-equivalents, of `rows` pixels in register tiles of `mr` rows: a short
-/// last tile (under 4 rows: too few accumulator chains to hide the FMA latency) costs 4 rows.
-const fn rows_cost(rows: usize, mr: usize) -> usize {
-    let tail = rows % mr;
-    rows - tail
-        + if tail == 0 {
-            0
-        } else if tail < 4 {
-            4
-        } else {
-            tail
-        }
+/// [`pwconv`] (`M > 1`) that also prefetches `ahead`, the weights of a later memory-bound layer
+/// (see [`pwconv_rows_ahead`]). Same results as [`pwconv`].
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn pwconv_ahead<const M: usize, const K: usize, const N: usize>(
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    residual: Option<&[f32]>,
+    dst: &mut [f32],
+    ahead: &[f32],
+) {
+    pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, 0..M, dst, ahead)
 }
 
-/// The `i`-th of `n` row boundaries for [`pwconv_par`]: near `i * M / n`, chosen within one tile
-/// height so that the parts' estimated costs are as even as possible.
+/// [`pwconv_par`] (`M > 1`) that also prefetches `ahead`: each part a share of it proportional to
+/// its rows. Bit-identical to [`pwconv`].
+#[allow(clippy::too_many_arguments)]
+pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize>(
+    team: &dyn Team,
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation + Sync,
+    residual: Option<&[f32]>,
+    dst: &mut [f32],
+    ahead: &[f32],
+) {
+    let f = |r: Range<usize>, d: &mut [f32]| {
+        let share = &ahead[ahead.len() * r.start / M..ahead.len() * r.end / M];
+        pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, r, d, share)
+    };
+    run_split(team, dst, M, N, row_cut::<M>, &f);
+}
+
+/// The `i`-th of `n` row boundaries for [`pwconv_par`]: the parts' estimated costs as even as
+/// possible, cut at whole tiles (the remainder in the last part) unless `CUT_ANYWHERE`.
 fn row_cut<const M: usize>(i: usize, n: usize) -> usize {
-    let mr = mr_for(M);
+    let mr = Tiles::<M>::MR;
+    if !Tiles::<M>::CUT_ANYWHERE {
+        return ((i * rows_cost(M, mr) + n * mr / 2) / (n * mr)).min(M / mr) * mr;
+    }
     let ideal = even_cut(M, i, n);
     let start = even_cut(M, i - 1, n);
     let (lo, hi) = (ideal.saturating_sub(mr).max(start), (ideal + mr).min(M));
-    // The part ending here against the parts still to come (the remainder split evenly).
-    let worst = |b: usize| {
-        let rest = (M - b).div_ceil(n - i).max(1);
-        rows_cost(b - start, mr).max(if i == n { 0 } else { rows_cost(rest, mr) })
-    };
+    // The part ending here against the parts still to come (the rest split evenly).
+    let worst = |b: usize| rows_cost(b - start, mr).max(rows_cost((M - b).div_ceil(n - i), mr));
     (lo..=hi)
         .min_by_key(|&b| (worst(b), b.abs_diff(ideal)))
         .unwrap_or(ideal)
@@ -109,6 +157,39 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
+    rows_impl::<M, K, N, false>(src, w, bias, act, residual, rows, dst, &[])
+}
+
+/// [`pwconv_rows`] that also pulls `ahead` (weights of a later, memory-bound layer) into the caches,
+/// spread evenly over its multiply-add loop (one prefetch per step of K), so they come from L2 or L3
+/// instead of DRAM when that layer runs. The arithmetic is that of [`pwconv_rows`].
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize>(
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    residual: Option<&[f32]>,
+    rows: Range<usize>,
+    dst: &mut [f32],
+    ahead: &[f32],
+) {
+    rows_impl::<M, K, N, true>(src, w, bias, act, residual, rows, dst, ahead)
+}
+
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    residual: Option<&[f32]>,
+    rows: Range<usize>,
+    dst: &mut [f32],
+    ahead: &[f32],
+) {
     let panels = N.div_ceil(NR);
     assert!(src.len() == M * K && w.len() == panels * K * NR && bias.len() == panels * NR);
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
@@ -116,6 +197,16 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
     assert!(dst.len() == len * N);
     let src = &src[rows.start * K..rows.end * K];
     let residual = residual.map(|r| &r[rows.start * N..rows.end * N]);
+    // Prefetch: one cache line of `ahead` every `2^pf_shift` multiply-add steps (the longest such
+    // period that still covers it); steps are counted over panels, K chunks and row tiles in loop
+    // order.
+    let tiles = len.div_ceil(Tiles::<M>::MR);
+    let pf_shift = if PF {
+        let (lines, steps) = (ahead.len().div_ceil(LINE), (panels * tiles * K).max(1));
+        (steps / lines.max(1)).max(1).ilog2()
+    } else {
+        0
+    };
     for p in 0..panels {
         let wp = &w[p * K * NR..(p + 1) * K * NR];
         let n0 = p * NR;
@@ -142,27 +233,39 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
                 k1,
                 first: k0 == 0,
                 last: k1 == K,
+                ahead,
+                pf_shift,
+                pf_base: (p * K + k0) * tiles,
             };
             macro_rules! rows {
                 ($mr:literal) => {{
                     let mut m = 0;
                     while m + $mr <= len {
-                        t.run::<$mr, K, N>(act, dst, m);
+                        t.run::<$mr, K, N, PF>(act, dst, m, m / $mr);
                         m += $mr;
                     }
+                    // The remainder: the layer's own (`M % MR` rows; with constant guards, the
+                    // other arms are compiled out) unless `pwconv_par` may cut anywhere. A part
+                    // cut elsewhere (not by `pwconv_par`) takes single rows.
+                    let (tail, any) = (M % $mr, Tiles::<M>::CUT_ANYWHERE);
                     match len - m {
                         0 => {}
-                        1 => t.run::<1, K, N>(act, dst, m),
-                        2 => t.run::<2, K, N>(act, dst, m),
-                        3 => t.run::<3, K, N>(act, dst, m),
-                        4 => t.run::<4, K, N>(act, dst, m),
-                        5 => t.run::<5, K, N>(act, dst, m),
-                        _ => t.run::<6, K, N>(act, dst, m),
+                        1 if any || tail == 1 => t.run::<1, K, N, PF>(act, dst, m, m / $mr),
+                        2 if any || tail == 2 => t.run::<2, K, N, PF>(act, dst, m, m / $mr),
+                        3 if any || tail == 3 => t.run::<3, K, N, PF>(act, dst, m, m / $mr),
+                        4 if any || tail == 4 => t.run::<4, K, N, PF>(act, dst, m, m / $mr),
+                        5 if any || tail == 5 => t.run::<5, K, N, PF>(act, dst, m, m / $mr),
+                        6 if any || tail == 6 => t.run::<6, K, N, PF>(act, dst, m, m / $mr),
+                        _ => {
+                            for m in m..len {
+                                t.run::<1, K, N, PF>(act, dst, m, m / $mr);
+                            }
+                        }
                     }
                 }};
             }
             // Rows per register tile: 6, or 7 / 5 when that leaves no short (latency-bound) remainder.
-            match mr_for(M) {
+            match Tiles::<M>::MR {
                 7 => rows!(7),
                 5 => rows!(5),
                 _ => rows!(6),
@@ -189,15 +292,21 @@ struct Tile<'a> {
     first: bool,
     /// The last chunk applies the epilogue (activation, residual).
     last: bool,
+    /// Prefetched along (see [`pwconv_rows_ahead`]): line `s >> pf_shift` at every step `s` that is
+    /// a multiple of `2^pf_shift`, where this tile starts at step `pf_base + tile * (k1 - k0)`.
+    ahead: &'a [f32],
+    pf_shift: u32,
+    pf_base: usize,
 }
 
 impl Tile<'_> {
     #[inline(always)]
-    fn run<const R: usize, const K: usize, const N: usize>(
+    fn run<const R: usize, const K: usize, const N: usize, const PF: bool>(
         &self,
         act: impl Activation,
         dst: &mut [f32],
         m: usize,
+        tile: usize,
     ) {
         let rows = &self.src[m * K..(m + R) * K];
         let (n0, cols) = (self.n0, self.cols);
@@ -218,7 +327,22 @@ impl Tile<'_> {
         }
         let wp = &self.wp[self.k0 * NR..self.k1 * NR];
         assert!(self.k1 <= K && rows.len() == R * K);
+        let step0 = self.pf_base + tile * (self.k1 - self.k0);
+        let mask = (1usize << self.pf_shift) - 1;
+        let pf_end = self.ahead.as_ptr_range().end;
         for (k, wk) in (self.k0..self.k1).zip(wp.chunks_exact(NR)) {
+            if PF {
+                let step = step0 + (k - self.k0);
+                if step & mask == 0 {
+                    let p = self
+                        .ahead
+                        .as_ptr()
+                        .wrapping_add((step >> self.pf_shift) * LINE);
+                    if p < pf_end {
+                        prefetch(p);
+                    }
+                }
+            }
             let w0 = load(wk);
             let w1 = load(&wk[L..]);
             for r in 0..R {
@@ -251,6 +375,22 @@ impl Tile<'_> {
             }
         }
     }
+}
+
+/// `f32` per cache line.
+const LINE: usize = 16;
+
+/// Hints the CPU to bring the cache line of `p` into L2 (a no-op where unsupported). Never faults,
+/// whatever `p` is.
+#[inline(always)]
+fn prefetch(p: *const f32) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    // SAFETY: a prefetch has no architectural effect (no fault even for an invalid address).
+    unsafe {
+        core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_T1 }>(p.cast());
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = p;
 }
 
 /// Panels streamed at once by the one-pixel (matrix-vector) case.
@@ -324,5 +464,47 @@ pub fn gemv_panels<const K: usize, const N: usize>(
             }
         }
         p0 += np;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_cuts_are_increasing_and_whole_tiles_unless_few() {
+        fn check<const M: usize>() {
+            let mr = Tiles::<M>::MR;
+            for n in 1..=8 {
+                let cuts: Vec<usize> = (0..n).map(|i| row_cut::<M>(i, n)).chain([M]).collect();
+                assert_eq!(cuts[0], 0);
+                for w in cuts.windows(2) {
+                    assert!(w[0] <= w[1], "{M} rows, {n} parts: {cuts:?}");
+                    assert!(
+                        Tiles::<M>::CUT_ANYWHERE || w[0] % mr == 0,
+                        "{M} rows, {n} parts: {cuts:?}"
+                    );
+                }
+                // No part costs more than an even share plus a tile.
+                let worst = cuts
+                    .windows(2)
+                    .map(|w| rows_cost(w[1] - w[0], mr))
+                    .max()
+                    .unwrap_or(0);
+                assert!(
+                    worst * n <= rows_cost(M, mr) + n * (mr + 4),
+                    "{M} rows, {n} parts: {cuts:?}"
+                );
+            }
+        }
+        check::<12544>();
+        check::<3136>();
+        check::<784>();
+        check::<196>();
+        check::<49>();
+        assert_eq!(row_cut::<49>(1, 2), 25);
+        assert_eq!(row_cut::<196>(1, 2), 96);
+        check::<7>();
+        check::<1>();
     }
 }
