@@ -197,6 +197,13 @@ impl Parallel {
             slot.post(task, worker.thread());
         }
         f(mine);
+        // Parts whose worker has not started them yet (descheduled on a busy machine, or still
+        // waking up) are taken back and run here, instead of waiting for that thread.
+        for (slot, task) in slots.iter().zip(tasks.iter_mut().flatten()) {
+            if slot.take_back() {
+                (task.f)(task.part);
+            }
+        }
         drop(join);
         let mut panicked = false;
         for slot in slots {
@@ -256,9 +263,26 @@ impl Slot {
             thread.unpark();
         }
     }
+
+    /// Takes back the posted task if the worker has not claimed it yet (then it never will).
+    fn take_back(&self) -> bool {
+        let task = self.task.load(Ordering::Relaxed);
+        !task.is_null()
+            && task != claimed()
+            && self
+                .task
+                .compare_exchange(task, ptr::null_mut(), Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+    }
 }
 
-/// Waits, when dropped, until the workers of `slots` have finished their tasks.
+/// What a worker leaves in its slot while it runs the task it claimed (never a task's address).
+fn claimed() -> *mut Task<'static, 'static> {
+    ptr::NonNull::dangling().as_ptr()
+}
+
+/// Waits, when dropped, until the workers of `slots` have finished the tasks they claimed (and
+/// withdraws those they have not).
 struct Join<'a> {
     slots: &'a [Slot],
 }
@@ -266,6 +290,8 @@ struct Join<'a> {
 impl Drop for Join<'_> {
     fn drop(&mut self) {
         for slot in self.slots {
+            // Unwinding: a task not yet claimed is simply withdrawn.
+            slot.take_back();
             let mut backoff = Backoff::default();
             while !slot.task.load(Ordering::Acquire).is_null() {
                 backoff.snooze();
@@ -279,17 +305,25 @@ fn work(shared: &Shared, index: usize) {
     let slot = &shared.slots[index];
     let mut idle = Backoff::default();
     loop {
-        let task = slot.task.load(Ordering::Acquire);
-        if !task.is_null() {
+        let task = slot.task.load(Ordering::Relaxed);
+        if !task.is_null() && task != claimed() {
+            // Claim it: from here on the caller can no longer take it back. Acquire pairs with the
+            // caller's SeqCst store that posted it, so the task's contents are visible.
+            if slot
+                .task
+                .compare_exchange(task, claimed(), Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+            {
+                continue;
+            }
             // SAFETY: `task` was posted by `Parallel::run` and points to a `Task` in that call's
             // stack frame, which borrows the part and the function for as long as the call lasts.
-            // The call neither returns nor unwinds past those borrows until it has seen this slot
-            // cleared (the `Join` guard is dropped before the tasks, on every path), and the slot is
-            // cleared below only after the last use of `task`. Only this worker reads this slot, and
-            // the caller does not touch a posted task, so the `&mut` is exclusive. The `'static`
-            // lifetimes exist only in the pointer's type: nothing borrowed escapes this block.
-            // `Task` is `Send` (asserted above). Acquire pairs with the caller's SeqCst store, so the
-            // task's contents are visible.
+            // This worker claimed it (the compare-exchange above), so the caller will neither run
+            // it nor touch it, and the call neither returns nor unwinds past those borrows until it
+            // has seen this slot cleared (the `Join` guard is dropped before the tasks, on every
+            // path); the slot is cleared below only after the last use of `task`. So the `&mut` is
+            // exclusive and valid. The `'static` lifetimes exist only in the pointer's type: nothing
+            // borrowed escapes this block. `Task` is `Send` (asserted above).
             let task = unsafe { &mut *task };
             if catch_unwind(AssertUnwindSafe(|| (task.f)(task.part))).is_err() {
                 slot.panicked.store(true, Ordering::Relaxed);
@@ -384,35 +418,66 @@ mod tests {
     #[test]
     fn a_worker_panic_reaches_the_caller_and_the_pool_survives() {
         let pool = Parallel::new(3);
-        let r = catch_unwind(AssertUnwindSafe(|| {
-            run_parts(&pool, |i| assert!(i != 2, "part 2 fails"))
-        }));
-        let msg = r.expect_err("the worker's panic propagates");
-        assert_eq!(
-            msg.downcast_ref::<&str>(),
-            Some(&"a pplcnet worker thread panicked")
-        );
-        // Still usable, and no stale panic flag.
-        run_parts(&pool, |_| {});
+        for _ in 0..50 {
+            let r = catch_unwind(AssertUnwindSafe(|| {
+                run_parts(&pool, |i| assert!(i != 2, "part 2 fails"))
+            }));
+            let msg = r.expect_err("the part's panic propagates");
+            // Re-raised from the worker, or raised on the caller when it ran the part itself (it
+            // takes back parts a worker has not started).
+            let msg = msg
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| msg.downcast_ref::<String>().cloned());
+            assert!(
+                matches!(
+                    msg.as_deref(),
+                    Some("a pplcnet worker thread panicked" | "part 2 fails")
+                ),
+                "{msg:?}"
+            );
+            // Still usable, and no stale panic flag.
+            run_parts(&pool, |_| {});
+        }
     }
 
     #[test]
     fn a_caller_panic_waits_for_the_workers() {
         let pool = Parallel::new(2);
-        let finished = AtomicBool::new(false);
+        let (started, finished) = (AtomicBool::new(false), AtomicBool::new(false));
         let r = catch_unwind(AssertUnwindSafe(|| {
             run_parts(&pool, |i| {
                 if i == 0 {
+                    // Give the worker time to claim its part, then fail.
+                    thread::sleep(Duration::from_millis(10));
                     panic!("caller part fails");
                 }
+                started.store(true, Ordering::SeqCst);
                 thread::sleep(Duration::from_millis(50));
                 finished.store(true, Ordering::SeqCst);
             })
         }));
         assert!(r.is_err());
         // The unwinding caller did not leave while the worker still used its stack.
+        assert!(
+            started.load(Ordering::SeqCst),
+            "the worker claimed its part"
+        );
         assert!(finished.load(Ordering::SeqCst));
         run_parts(&pool, |_| {});
+    }
+
+    #[test]
+    fn parts_not_started_by_a_worker_run_on_the_caller() {
+        let pool = Parallel::new(2);
+        // Park the worker, then post: the caller finishes its part long before the worker wakes
+        // (unless it is quick), and either way every part runs exactly once.
+        thread::sleep(IDLE_BEFORE_PARK * 5);
+        let count = AtomicUsize::new(0);
+        run_parts(&pool, |_| {
+            count.fetch_add(1, Ordering::SeqCst);
+        });
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     }
 
     #[test]
