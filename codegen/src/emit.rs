@@ -266,9 +266,6 @@ struct Lowered {
     reads_pixels: bool,
     /// A compute-bound pointwise conv, which can prefetch a later layer's weights meanwhile.
     host: Option<PwCall>,
-    /// A layer that streams its weights once per image (fully connected, squeeze-excite): memory-
-    /// bound, so its weights are best prefetched by an earlier compute-bound layer.
-    streams_weights: bool,
 }
 
 /// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
@@ -332,54 +329,65 @@ impl PwCall {
 /// enough that they do not crowd out the host's own memory traffic (measured on Zen 4).
 const PREFETCH_MACS_PER_BYTE: u64 = 10;
 
-/// Arranges for the weights of every layer that streams them (memory-bound: fully connected,
-/// squeeze-excite) to be prefetched by the compute-bound pointwise convs just before it, so they
-/// come from L2 / L3 instead of DRAM when it runs. From the last such layer backwards, each takes
-/// the nearest earlier hosts not yet taken until they have `PREFETCH_MACS_PER_BYTE` multiply-adds
-/// per byte, and they prefetch consecutive shares of its weights in proportion to their work.
+/// Arranges for the weights of every layer to be prefetched by the compute-bound pointwise convs
+/// ("hosts") before it, so they come from L2 / L3 instead of DRAM when it runs (the weights are
+/// read once per image and, all together, do not stay in the caches from one image to the next).
+/// The blob is in execution order; from its end backwards, each layer's weights go to the nearest
+/// earlier hosts with capacity left (`PREFETCH_MACS_PER_BYTE` multiply-adds per byte), so each host
+/// prefetches one contiguous range, as late as its capacity allows.
 fn prefetch_ahead(g: &Graph, layers: &mut [(usize, &Node, Lowered, std::ops::Range<usize>)]) {
-    let mut taken = vec![false; layers.len()];
+    let mut left: Vec<u64> = layers
+        .iter()
+        .map(|l| {
+            if l.2.host.is_some() {
+                g.node_macs(l.1) as u64 / PREFETCH_MACS_PER_BYTE
+            } else {
+                0
+            }
+        })
+        .collect();
+    // Per host: the blob range it prefetches and the layers it serves.
+    let mut ranges: Vec<Option<(std::ops::Range<usize>, usize, usize)>> = vec![None; layers.len()];
+    let mut h = layers.len();
     for j in (0..layers.len()).rev() {
-        if !layers[j].2.streams_weights {
-            continue;
-        }
-        let weights = layers[j].3.clone();
-        let need = weights.len() as u64 * 4 * PREFETCH_MACS_PER_BYTE;
-        let mut hosts = Vec::new();
-        let mut have = 0;
-        for h in (0..j).rev() {
-            if have >= need {
+        let w = layers[j].3.clone();
+        let mut end = w.end;
+        h = h.min(j);
+        while end > w.start {
+            // The nearest host before `j` with capacity left (hosts only fill up from the back).
+            while h > 0 && left[h - 1] == 0 {
+                h -= 1;
+            }
+            if h == 0 {
                 break;
             }
-            if !taken[h] && layers[h].2.host.is_some() {
-                taken[h] = true;
-                let macs = g.node_macs(layers[h].1) as u64;
-                hosts.push((h, macs));
-                have += macs;
+            let host = h - 1;
+            let take = ((end - w.start) as u64).min(left[host] / 4) as usize;
+            if take == 0 {
+                left[host] = 0;
+                continue;
             }
+            let start = end - take;
+            let r = ranges[host].get_or_insert((start..end, j, j));
+            r.0.start = r.0.start.min(start);
+            r.1 = r.1.min(j);
+            left[host] -= take as u64 * 4;
+            end = start;
         }
-        // Earliest host first, each a share in proportion to its multiply-adds (cut at lines).
-        hosts.reverse();
-        let total: u64 = hosts.iter().map(|h| h.1).sum();
-        let mut done = 0;
-        let mut start = weights.start;
-        for (h, macs) in hosts {
-            done += macs;
-            let cut = weights.start + (weights.len() as u64 * done / total.max(1)) as usize;
-            let end = if done == total {
-                weights.end
-            } else {
-                (cut.div_ceil(16) * 16).min(weights.end)
-            };
-            if end > start {
-                let host = &mut layers[h].2;
-                let (body, par_body) = host.host.as_ref().expect("a host").bodies(Some(start..end));
-                host.body = body;
-                host.par_body = Some(par_body);
-                host.summary += &format!(" +prefetch #{j}");
-            }
-            start = end;
-        }
+    }
+    for (host, r) in ranges.into_iter().enumerate() {
+        let Some((range, first, last)) = r else {
+            continue;
+        };
+        let l = &mut layers[host].2;
+        let (body, par_body) = l.host.as_ref().expect("a host").bodies(Some(range));
+        l.body = body;
+        l.par_body = Some(par_body);
+        l.summary += &if first == last {
+            format!(" +prefetch #{first}")
+        } else {
+            format!(" +prefetch #{first}-{last}")
+        };
     }
 }
 
@@ -488,7 +496,6 @@ fn lower(
                     par_body: Some(par_body),
                     reads_pixels: true,
                     host: None,
-                    streams_weights: false,
                 });
             }
             if c.pad_value.is_some() {
@@ -520,7 +527,6 @@ fn lower(
                     par_body: Some(par_body),
                     reads_pixels: false,
                     host: None,
-                    streams_weights: false,
                 });
             }
             if c.is_pointwise() {
@@ -555,9 +561,7 @@ fn lower(
                     body,
                     par_body: Some(par_body),
                     reads_pixels: false,
-                    // The one-pixel case is a matrix-vector product: memory-bound.
                     host: (m > 1).then_some(call),
-                    streams_weights: m == 1,
                 });
             }
             Err(unsupported(format!(
@@ -592,7 +596,6 @@ fn lower(
                 par_body: Some(par_body),
                 reads_pixels: false,
                 host: None,
-                streams_weights: true,
             })
         }
         Op::GlobalAvgPool => {
@@ -607,7 +610,6 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
-                streams_weights: false,
             })
         }
         Op::MatMul { weight, bias, act } => {
@@ -628,7 +630,6 @@ fn lower(
                 }),
                 reads_pixels: false,
                 host: None,
-                streams_weights: true,
             })
         }
         Op::Softmax => {
@@ -642,7 +643,6 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
-                streams_weights: false,
             })
         }
         Op::Act(a) => {
@@ -657,7 +657,6 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
-                streams_weights: false,
             })
         }
         Op::Add | Op::Mul => {
@@ -675,7 +674,6 @@ fn lower(
                     par_body: None,
                     reads_pixels: false,
                     host: None,
-                    streams_weights: false,
                 });
             }
             // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
@@ -694,7 +692,6 @@ fn lower(
                     par_body: None,
                     reads_pixels: false,
                     host: None,
-                    streams_weights: false,
                 });
             }
             Err(unsupported(format!(

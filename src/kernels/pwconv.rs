@@ -108,8 +108,9 @@ pub fn pwconv_ahead<const M: usize, const K: usize, const N: usize>(
     pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, 0..M, dst, ahead)
 }
 
-/// [`pwconv_par`] (`M > 1`) that also prefetches `ahead`: each part a share of it proportional to
-/// its rows. Bit-identical to [`pwconv`].
+/// [`pwconv_par`] (`M > 1`) that also prefetches `ahead`, every part all of it: each row part of
+/// a following pointwise conv needs all of its weights, so they are best in every core's L2 (measured
+/// faster than a share per part). Bit-identical to [`pwconv`].
 #[allow(clippy::too_many_arguments)]
 pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize>(
     team: &dyn Team,
@@ -122,8 +123,7 @@ pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize>(
     ahead: &[f32],
 ) {
     let f = |r: Range<usize>, d: &mut [f32]| {
-        let share = &ahead[ahead.len() * r.start / M..ahead.len() * r.end / M];
-        pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, r, d, share)
+        pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, r, d, ahead)
     };
     run_split(team, dst, M, N, row_cut::<M>, &f);
 }
