@@ -3,15 +3,17 @@
 //!
 //! The code generator cuts each pointwise conv by rows of pixels (or, for the one-pixel fully
 //! connected layers, by 32-wide weight panels), each depthwise conv and the stem by output rows, and
-//! the squeeze-excite scaling pass by pixels; every part writes a disjoint slice of the layer's
-//! output and computes each value exactly as [`crate::classify_with`] does, so the results are
-//! bit-identical to the serial path. Small layers (pooling, softmax, the squeeze-excite gate) run on
-//! the calling thread.
+//! squeeze-excite into its mean (by channels), its two fully connected layers (by panels) and its
+//! scaling (by pixels); every part writes a disjoint slice of the layer's output and computes each
+//! value exactly as [`crate::classify_with`] does, so the results are bit-identical to the serial
+//! path. The pooling and softmax layers run on the calling thread.
 //!
 //! Handing a layer to the workers allocates nothing and makes no system call while they are awake:
 //! the caller publishes a pointer to a task on its own stack in each worker's slot (one atomic
-//! store), runs its own part, and waits for every slot to be cleared. Idle workers spin, then yield,
-//! then park after [`IDLE_BEFORE_PARK`] without work (the next call wakes them).
+//! store), runs its own part, takes back the tasks no worker has claimed yet (a worker descheduled
+//! on a busy machine does not stall the layer: the caller runs its part), and waits for the claimed
+//! ones to finish. Idle workers spin, then yield, then park after [`IDLE_BEFORE_PARK`] without work
+//! (the next call wakes them).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
@@ -63,8 +65,8 @@ struct Shared {
     stop: AtomicBool,
 }
 
-/// A worker's mailbox, alone on its cache lines: the caller stores a task, the worker clears it
-/// when done.
+/// A worker's mailbox, alone on its cache lines: the caller stores a task; the worker claims it
+/// (or the caller takes it back) and clears it when done.
 #[repr(align(128))]
 struct Slot {
     task: AtomicPtr<Task<'static, 'static>>,

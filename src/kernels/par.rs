@@ -2,7 +2,8 @@
 //! [`crate::Parallel`], behind the `std` feature, or anything else implementing [`Team`]).
 //!
 //! A layer's destination is cut into contiguous, disjoint sub-slices, one per part, at "unit"
-//! boundaries (rows of pixels, output rows, or 32-wide weight panels); every part reads the shared,
+//! boundaries (rows of pixels, output rows, 32-wide weight panels, 16-channel blocks); every part
+//! reads the shared,
 //! read-only sources and writes only its own sub-slice. Each part computes exactly the values the
 //! serial kernel computes for those outputs, in the same order, so the results are bit-identical.
 
@@ -25,8 +26,9 @@ pub trait Team: Sync {
     /// Into how many parts to cut each layer (the number of threads; at most [`MAX_PARTS`]).
     fn parts(&self) -> usize;
 
-    /// Runs `f` once on every element of `parts` (at most [`Team::parts`] of them), each on its own
-    /// thread, and returns when all have finished. A panic in `f` propagates to the caller.
+    /// Runs `f` once on every element of `parts` (at most [`Team::parts`] of them), concurrently on
+    /// the team's threads, and returns when all have finished. A panic in `f` propagates to the
+    /// caller.
     fn run(&self, parts: &mut [Part<'_>], f: &(dyn Fn(&mut Part<'_>) + Sync));
 }
 
