@@ -64,25 +64,6 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (r, ALLOCATIONS.load(Ordering::SeqCst) - before)
 }
 
-fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
-    let dir = common::data_dir().join("inputs");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .expect("inputs")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    names.sort();
-    let all: Vec<_> = names
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok()?.into_boxed_slice().try_into().ok())
-        .collect();
-    assert!(
-        all.len() >= 5,
-        "reference inputs of {} bytes in {}",
-        pplcnet::INPUT_LEN,
-        dir.display()
-    );
-    all
-}
 
 const CALLS: usize = 25;
 
@@ -132,4 +113,8 @@ fn classify_with_never_allocates() {
         assert_eq!(n, 0, "call {} allocated {n} times", i + 1);
         assert!(out.iter().all(|v| v.is_finite()));
     }
+}
+
+fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
+    common::reference_inputs().into_iter().map(|(_, input)| input).collect()
 }

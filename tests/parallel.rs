@@ -5,6 +5,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+mod common;
+
+use common::reference_inputs as inputs;
 use pplcnet::{Parallel, Workspace, INPUT_LEN, NUM_CLASSES};
 
 /// Counts every allocation in the process (all threads).
@@ -48,27 +51,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Every reference input (`tests/data/inputs/*.u8`), sorted by name.
-fn inputs() -> Vec<(String, Box<[u8; INPUT_LEN]>)> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/inputs");
-    let mut v: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "u8"))
-        .map(|p| {
-            let bytes = std::fs::read(&p).expect("input file");
-            let input: Box<[u8; INPUT_LEN]> =
-                bytes.into_boxed_slice().try_into().expect("input size");
-            (
-                p.file_stem().expect("stem").to_string_lossy().into_owned(),
-                input,
-            )
-        })
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(!v.is_empty(), "no reference inputs in {}", dir.display());
-    v
-}
 
 fn assert_bit_identical(what: &str, got: &[f32; NUM_CLASSES], want: &[f32; NUM_CLASSES]) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {

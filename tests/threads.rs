@@ -6,25 +6,6 @@ mod common;
 const THREADS: usize = 6;
 const ITERATIONS: usize = 15;
 
-fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
-    let dir = common::data_dir().join("inputs");
-    let mut names: Vec<_> = std::fs::read_dir(&dir)
-        .expect("inputs")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    names.sort();
-    let all: Vec<_> = names
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok()?.into_boxed_slice().try_into().ok())
-        .collect();
-    assert!(
-        all.len() >= 5,
-        "reference inputs of {} bytes in {}",
-        pplcnet::INPUT_LEN,
-        dir.display()
-    );
-    all
-}
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -63,4 +44,8 @@ fn concurrent_classify_is_bit_identical() {
             });
         }
     });
+}
+
+fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
+    common::reference_inputs().into_iter().map(|(_, input)| input).collect()
 }

@@ -25,6 +25,18 @@ impl Tensor {
     pub fn numel(&self) -> usize {
         self.data.len()
     }
+
+    /// A 2-D `[r, c]` tensor transposed to `[c, r]`.
+    pub fn transposed_2d(&self) -> Tensor {
+        let (r, c) = (self.shape[0], self.shape[1]);
+        let mut data = vec![0.0; r * c];
+        for i in 0..r {
+            for j in 0..c {
+                data[j * r + i] = self.data[i * c + j];
+            }
+        }
+        Tensor::new(vec![c, r], data)
+    }
 }
 
 /// An elementwise activation.

@@ -78,3 +78,22 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], tol: f32) {
     }
     eprintln!("{what}: max |diff| {worst:.2e}");
 }
+
+/// Every reference input (`tests/data/inputs/*.u8`, one `INPUT_LEN`-byte image each), sorted by name.
+pub fn reference_inputs() -> Vec<(String, Box<[u8; pplcnet::INPUT_LEN]>)> {
+    let dir = data_dir().join("inputs");
+    let mut v: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "u8"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).expect("input file");
+            let input: Box<[u8; pplcnet::INPUT_LEN]> =
+                bytes.into_boxed_slice().try_into().expect("input size");
+            (p.file_stem().expect("stem").to_string_lossy().into_owned(), input)
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    assert!(v.len() >= 5, "expected the 5 reference inputs in {}", dir.display());
+    v
+}

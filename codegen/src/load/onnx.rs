@@ -444,7 +444,7 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                     return Err(ctx.err("transA=1 is not supported"));
                 }
                 if ctx.attr_i("transB", 0) != 0 {
-                    w = transpose2(&w);
+                    w = w.transposed_2d();
                 }
                 let alpha = ctx.attr_f("alpha", 1.0);
                 if alpha != 1.0 {
@@ -533,17 +533,6 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
         (Sym::Const(_), Sym::Const(_)) => unreachable!("folded by fold_constant"),
     }
     Ok(())
-}
-
-fn transpose2(w: &Tensor) -> Tensor {
-    let (r, c) = (w.shape[0], w.shape[1]);
-    let mut data = vec![0.0; r * c];
-    for i in 0..r {
-        for j in 0..c {
-            data[j * r + i] = w.data[i * c + j];
-        }
-    }
-    Tensor::new(vec![c, r], data)
 }
 
 fn squeeze_axes(b: &Builder, ctx: &NodeCtx) -> Result<Option<Vec<i64>>> {

@@ -433,7 +433,7 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
                 return Err(ctx.err(format!("weight shape {:?} is not 2-D", w.shape)));
             }
             if flag(["trans_y", "transpose_y", "transpose_Y"])? {
-                w = transpose2(&w);
+                w = w.transposed_2d();
             }
             let alpha = ctx.float("alpha")?.unwrap_or(1.0) as f32;
             if alpha != 1.0 {
@@ -812,17 +812,6 @@ fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn transpose2(w: &Tensor) -> Tensor {
-    let (r, c) = (w.shape[0], w.shape[1]);
-    let mut data = vec![0.0; r * c];
-    for i in 0..r {
-        for j in 0..c {
-            data[j * r + i] = w.data[i * c + j];
-        }
-    }
-    Tensor::new(vec![c, r], data)
 }
 
 #[cfg(test)]
