@@ -13,20 +13,34 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_MODEL");
     println!("cargo:rerun-if-env-changed=PPLCNET_LABELS");
     println!("cargo:rerun-if-env-changed=PPLCNET_INPUT_SIZE");
-    let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root =
+        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let user_model = std::env::var_os("PPLCNET_MODEL").filter(|v| !v.is_empty());
     let seeded_default = user_model.is_none();
-    let model = user_model.map(PathBuf::from).unwrap_or_else(|| root.join(DEFAULT_MODEL));
+    let model = user_model
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(DEFAULT_MODEL));
     // The file, or for a Paddle directory the directory and its model and parameter files.
     for input in pplcnet_codegen::load::input_files(&model) {
         println!("cargo:rerun-if-changed={}", input.display());
     }
 
-    let mut compiler = pplcnet_codegen::Compiler::new(&model).runtime_path("crate").seeded_default(seeded_default);
-    if let Some(size) = std::env::var("PPLCNET_INPUT_SIZE").ok().filter(|s| !s.is_empty()) {
-        let Ok(px) = size.parse::<usize>() else { fail(&format!("PPLCNET_INPUT_SIZE={size:?} is not a number")) };
-        compiler = compiler.input(pplcnet_codegen::InputSpec { height: px, width: px, ..Default::default() });
+    let mut compiler = pplcnet_codegen::Compiler::new(&model)
+        .runtime_path("crate")
+        .seeded_default(seeded_default);
+    if let Some(size) = std::env::var("PPLCNET_INPUT_SIZE")
+        .ok()
+        .filter(|s| !s.is_empty())
+    {
+        let Ok(px) = size.parse::<usize>() else {
+            fail(&format!("PPLCNET_INPUT_SIZE={size:?} is not a number"))
+        };
+        compiler = compiler.input(pplcnet_codegen::InputSpec {
+            height: px,
+            width: px,
+            ..Default::default()
+        });
     }
     let labels_path = std::env::var_os("PPLCNET_LABELS").map(PathBuf::from);
     let num_classes = match compiler.optimized_graph() {
@@ -55,12 +69,31 @@ fn main() {
 
 /// Reads a PaddleClas label list: `<id> <name>` per line, ids 0..n in order.
 fn read_labels(path: &std::path::Path, n: usize) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read labels: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read labels: {e}", path.display()))?;
     let mut labels = vec![None; n];
-    for (lineno, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let (id, name) = line.split_once(' ').ok_or_else(|| format!("{}:{}: expected '<id> <name>'", path.display(), lineno + 1))?;
-        let id: usize = id.parse().map_err(|_| format!("{}:{}: '{id}' is not a class id", path.display(), lineno + 1))?;
-        let slot = labels.get_mut(id).ok_or_else(|| format!("{}:{}: class id {id} >= {n} outputs", path.display(), lineno + 1))?;
+    for (lineno, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let (id, name) = line
+            .split_once(' ')
+            .ok_or_else(|| format!("{}:{}: expected '<id> <name>'", path.display(), lineno + 1))?;
+        let id: usize = id.parse().map_err(|_| {
+            format!(
+                "{}:{}: '{id}' is not a class id",
+                path.display(),
+                lineno + 1
+            )
+        })?;
+        let slot = labels.get_mut(id).ok_or_else(|| {
+            format!(
+                "{}:{}: class id {id} >= {n} outputs",
+                path.display(),
+                lineno + 1
+            )
+        })?;
         *slot = Some(name.trim_end_matches('\r').to_string());
     }
     labels

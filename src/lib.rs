@@ -33,10 +33,10 @@ pub mod report;
 /// The `image` crate this crate decodes with (for building [`image::DynamicImage`]s of the same version).
 #[cfg(feature = "image")]
 pub use image;
-#[cfg(feature = "image")]
-pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
 #[cfg(feature = "std")]
 pub use parallel::Parallel;
+#[cfg(feature = "image")]
+pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
 pub use topk::top_k;
 #[cfg(feature = "std")]
 pub use topk::top_k_vec;
@@ -47,8 +47,8 @@ pub mod model {
 }
 
 pub use model::{
-    classify_parallel_with, classify_with, classify_with_hook, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS,
-    MODEL, NUM_CLASSES, WORKSPACE_LEN,
+    classify_parallel_with, classify_with, classify_with_hook, Workspace, INPUT_HEIGHT, INPUT_LEN,
+    INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES, WORKSPACE_LEN,
 };
 
 /// What a compiled model module describes about itself.
@@ -127,7 +127,11 @@ pub fn classify(input: &[u8; INPUT_LEN]) -> [f32; NUM_CLASSES] {
 /// Runs the model on one image with its heavy layers split across `pool`'s threads: the same as
 /// [`Parallel::classify`]. Bit-identical to [`classify_with`]; no heap allocation.
 #[cfg(feature = "std")]
-pub fn classify_parallel(pool: &Parallel, input: &[u8; INPUT_LEN], ws: &mut Workspace) -> [f32; NUM_CLASSES] {
+pub fn classify_parallel(
+    pool: &Parallel,
+    input: &[u8; INPUT_LEN],
+    ws: &mut Workspace,
+) -> [f32; NUM_CLASSES] {
     pool.classify(input, ws)
 }
 

@@ -17,7 +17,9 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, RgbImage};
 
 use crate::preprocess::{self, PreprocessConfig, PreprocessError};
-use crate::{classify_with, top_k_vec, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, NUM_CLASSES};
+use crate::{
+    classify_with, top_k_vec, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, NUM_CLASSES,
+};
 
 /// One image's result, with PaddleClas's field names.
 #[derive(Debug, Clone, PartialEq)]
@@ -118,7 +120,11 @@ impl Predictor {
     }
 
     /// Classifies an already decoded 8-bit RGB image.
-    pub fn predict_image(&mut self, img: &RgbImage, filename: &str) -> Result<Prediction, PreprocessError> {
+    pub fn predict_image(
+        &mut self,
+        img: &RgbImage,
+        filename: &str,
+    ) -> Result<Prediction, PreprocessError> {
         preprocess::preprocess_into(img, &self.config, &mut self.input[..])?;
         let out = classify_with(&self.input, &mut self.workspace);
         let top = top_k_vec(&out, self.top_k);
@@ -132,9 +138,13 @@ impl Predictor {
 
     /// Reads, decodes and classifies one image file.
     pub fn predict_path(&mut self, path: &Path) -> Result<Prediction, PredictError> {
-        let err = |error| PredictError { path: path.to_path_buf(), error };
+        let err = |error| PredictError {
+            path: path.to_path_buf(),
+            error,
+        };
         let img = preprocess::load_image(path).map_err(err)?;
-        self.predict_image(&img, &path.display().to_string()).map_err(err)
+        self.predict_image(&img, &path.display().to_string())
+            .map_err(err)
     }
 }
 
@@ -146,5 +156,9 @@ where
     I::Item: AsRef<Path>,
 {
     let mut predictor: Option<Predictor> = None;
-    paths.into_iter().map(move |p| predictor.get_or_insert_with(Predictor::new).predict_path(p.as_ref()))
+    paths.into_iter().map(move |p| {
+        predictor
+            .get_or_insert_with(Predictor::new)
+            .predict_path(p.as_ref())
+    })
 }

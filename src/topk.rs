@@ -8,7 +8,10 @@ pub fn top_k<const K: usize>(scores: &[f32]) -> [(usize, f32); K] {
     for (i, &s) in scores.iter().enumerate() {
         let s = if s.is_nan() { f32::NEG_INFINITY } else { s };
         // Position where (i, s) goes: after every entry with a score >= s.
-        let pos = best[..filled].iter().position(|&(_, b)| s > b).unwrap_or(filled);
+        let pos = best[..filled]
+            .iter()
+            .position(|&(_, b)| s > b)
+            .unwrap_or(filled);
         if pos < K {
             let end = filled.min(K - 1);
             best.copy_within(pos..end, pos + 1);

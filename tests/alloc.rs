@@ -64,7 +64,6 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (r, ALLOCATIONS.load(Ordering::SeqCst) - before)
 }
 
-
 const CALLS: usize = 25;
 
 #[test]
@@ -116,5 +115,8 @@ fn classify_with_never_allocates() {
 }
 
 fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
-    common::reference_inputs().into_iter().map(|(_, input)| input).collect()
+    common::reference_inputs()
+        .into_iter()
+        .map(|(_, input)| input)
+        .collect()
 }

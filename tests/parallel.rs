@@ -8,7 +8,7 @@ use std::sync::Mutex;
 mod common;
 
 use common::reference_inputs as inputs;
-use pplcnet::{Parallel, Workspace, INPUT_LEN, NUM_CLASSES};
+use pplcnet::{Parallel, Workspace, NUM_CLASSES};
 
 /// Counts every allocation in the process (all threads).
 struct Counting;
@@ -50,7 +50,6 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 fn serial() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
-
 
 fn assert_bit_identical(what: &str, got: &[f32; NUM_CLASSES], want: &[f32; NUM_CLASSES]) {
     for (i, (g, w)) in got.iter().zip(want).enumerate() {

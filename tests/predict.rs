@@ -23,7 +23,12 @@ fn predict_paths_matches_manual_pipeline() {
         assert_eq!(p.filename, demo().display().to_string());
         assert_eq!(p.class_ids, want.iter().map(|t| t.0).collect::<Vec<_>>());
         assert_eq!(p.scores, want.iter().map(|t| t.1).collect::<Vec<_>>());
-        assert_eq!(p.label_names, want.iter().map(|t| pplcnet::LABELS[t.0]).collect::<Vec<_>>());
+        assert_eq!(
+            p.label_names,
+            want.iter()
+                .map(|t| pplcnet::LABELS[t.0])
+                .collect::<Vec<_>>()
+        );
     }
 }
 
@@ -49,7 +54,10 @@ fn errors_name_the_file_and_iteration_continues() {
     let e1 = results[1].as_ref().unwrap_err().to_string();
     assert!(e1.contains("missing.png"), "{e1}");
     assert!(results[2].is_ok());
-    let top3 = pplcnet::Predictor::new().with_top_k(3).predict_path(&demo()).unwrap();
+    let top3 = pplcnet::Predictor::new()
+        .with_top_k(3)
+        .predict_path(&demo())
+        .unwrap();
     assert_eq!(top3.class_ids.len(), 3);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -6,7 +6,6 @@ mod common;
 const THREADS: usize = 6;
 const ITERATIONS: usize = 15;
 
-
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
 }
@@ -47,5 +46,8 @@ fn concurrent_classify_is_bit_identical() {
 }
 
 fn inputs() -> Vec<Box<[u8; pplcnet::INPUT_LEN]>> {
-    common::reference_inputs().into_iter().map(|(_, input)| input).collect()
+    common::reference_inputs()
+        .into_iter()
+        .map(|(_, input)| input)
+        .collect()
 }

@@ -18,7 +18,11 @@ pub struct Error {
 impl Error {
     /// An error about the file as a whole.
     pub fn file(file: impl AsRef<Path>, reason: impl Into<String>) -> Self {
-        Error { file: file.as_ref().to_path_buf(), node: None, reason: reason.into() }
+        Error {
+            file: file.as_ref().to_path_buf(),
+            node: None,
+            reason: reason.into(),
+        }
     }
 
     /// An error about one node of the graph.

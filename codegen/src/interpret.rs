@@ -9,12 +9,18 @@ use crate::ir::{Conv, Graph, Op, SqueezeExcite, Tensor};
 pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
     let mut vals: Vec<Option<Vec<f32>>> = vec![None; graph.values.len()];
     for node in &graph.nodes {
-        let get = |i: usize| vals[node.inputs[i]].as_ref().expect("input computed before use");
+        let get = |i: usize| {
+            vals[node.inputs[i]]
+                .as_ref()
+                .expect("input computed before use")
+        };
         let shape = |i: usize| graph.values[node.inputs[i]].shape.as_slice();
         let out_shape = &graph.values[node.output].shape;
         let out = match &node.op {
             Op::Input => {
-                let [_, c, h, w] = out_shape[..] else { panic!("input must be 4-D") };
+                let [_, c, h, w] = out_shape[..] else {
+                    panic!("input must be 4-D")
+                };
                 assert_eq!(pixels.len(), c * h * w, "image size");
                 let mut x = vec![0.0; c * h * w];
                 for ch in 0..c {
@@ -26,7 +32,11 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
             }
             Op::Normalize { scale, mean, std } => {
                 let hw = out_shape[2] * out_shape[3];
-                get(0).iter().enumerate().map(|(i, &x)| (x * scale - mean[i / hw]) / std[i / hw]).collect()
+                get(0)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &x)| (x * scale - mean[i / hw]) / std[i / hw])
+                    .collect()
             }
             Op::Conv(c) => {
                 let mut y = conv(c, get(0), shape(0), out_shape);
@@ -35,7 +45,13 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
                 }
                 y
             }
-            Op::BatchNorm { scale, bias, mean, var, eps } => {
+            Op::BatchNorm {
+                scale,
+                bias,
+                mean,
+                var,
+                eps,
+            } => {
                 let s = shape(0);
                 let hw: usize = s[2..].iter().product();
                 get(0)
@@ -57,7 +73,10 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
             Op::GlobalAvgPool => {
                 let s = shape(0);
                 let hw = s[2] * s[3];
-                get(0).chunks(hw).map(|c| c.iter().sum::<f32>() / hw as f32).collect()
+                get(0)
+                    .chunks(hw)
+                    .map(|c| c.iter().sum::<f32>() / hw as f32)
+                    .collect()
             }
             Op::Reshape => get(0).clone(),
             Op::MatMul { weight, bias, act } => {
@@ -66,8 +85,8 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
                 (0..n)
                     .map(|j| {
                         let mut acc = bias.as_ref().map_or(0.0, |b| b[j]);
-                        for i in 0..k {
-                            acc += x[i] * weight.data[i * n + j];
+                        for (i, &xi) in x.iter().enumerate().take(k) {
+                            acc += xi * weight.data[i * n + j];
                         }
                         act.apply(acc)
                     })
@@ -82,7 +101,12 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
             }
             Op::SqueezeExcite(se) => squeeze_excite(se, get(0), shape(0)),
         };
-        debug_assert_eq!(out.len(), graph.values[node.output].numel(), "{}", node.name);
+        debug_assert_eq!(
+            out.len(),
+            graph.values[node.output].numel(),
+            "{}",
+            node.name
+        );
         vals[node.output] = Some(out);
     }
     vals[graph.output].take().expect("graph output computed")
@@ -107,11 +131,12 @@ fn conv(c: &Conv, x: &[f32], in_shape: &[usize], out_shape: &[usize]) -> Vec<f32
                         for kx in 0..kw {
                             let iy = (oy * c.stride[0] + ky) as isize - c.pads[0] as isize;
                             let ix = (ox * c.stride[1] + kx) as isize - c.pads[1] as isize;
-                            let v = if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
-                                x[(cin_abs * ih + iy as usize) * iw + ix as usize]
-                            } else {
-                                c.pad_value.as_ref().map_or(0.0, |p| p[cin_abs])
-                            };
+                            let v =
+                                if iy >= 0 && ix >= 0 && (iy as usize) < ih && (ix as usize) < iw {
+                                    x[(cin_abs * ih + iy as usize) * iw + ix as usize]
+                                } else {
+                                    c.pad_value.as_ref().map_or(0.0, |p| p[cin_abs])
+                                };
                             acc += v * c.weight.data[((co * cin_g + ci) * kh + ky) * kw + kx];
                         }
                     }
@@ -151,12 +176,28 @@ fn broadcast(x: &[f32], shape: &[usize], t: &Tensor, mul: bool) -> Vec<f32> {
 fn squeeze_excite(se: &SqueezeExcite, x: &[f32], shape: &[usize]) -> Vec<f32> {
     let (c, hw) = (shape[1], shape[2] * shape[3]);
     let r = se.w1.shape[0];
-    let mean: Vec<f32> = x.chunks(hw).map(|ch| ch.iter().sum::<f32>() / hw as f32).collect();
+    let mean: Vec<f32> = x
+        .chunks(hw)
+        .map(|ch| ch.iter().sum::<f32>() / hw as f32)
+        .collect();
     let hidden: Vec<f32> = (0..r)
-        .map(|j| se.act.apply(se.b1[j] + (0..c).map(|i| se.w1.data[j * c + i] * mean[i]).sum::<f32>()))
+        .map(|j| {
+            se.act
+                .apply(se.b1[j] + (0..c).map(|i| se.w1.data[j * c + i] * mean[i]).sum::<f32>())
+        })
         .collect();
     let gate: Vec<f32> = (0..c)
-        .map(|i| se.gate.apply(se.b2[i] + (0..r).map(|j| se.w2.data[i * r + j] * hidden[j]).sum::<f32>()))
+        .map(|i| {
+            se.gate.apply(
+                se.b2[i]
+                    + (0..r)
+                        .map(|j| se.w2.data[i * r + j] * hidden[j])
+                        .sum::<f32>(),
+            )
+        })
         .collect();
-    x.iter().enumerate().map(|(i, &v)| v * gate[i / hw]).collect()
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| v * gate[i / hw])
+        .collect()
 }

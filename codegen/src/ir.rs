@@ -47,11 +47,17 @@ pub enum Activation {
     Relu,
     Sigmoid,
     /// `max(0, min(1, alpha*x + beta))`
-    HardSigmoid { alpha: f32, beta: f32 },
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     /// `x * max(0, min(1, x/6 + 1/2))`
     HardSwish,
     /// `min(max(x, min), max)`
-    Clip { min: f32, max: f32 },
+    Clip {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Activation {
@@ -130,10 +136,20 @@ pub enum Op {
     /// The graph input: `[1, C, H, W]` raw pixel values (0..=255) in NCHW order.
     Input,
     /// `(x * scale - mean[c]) / std[c]`: the input normalization, before it is folded into the stem.
-    Normalize { scale: f32, mean: Vec<f32>, std: Vec<f32> },
+    Normalize {
+        scale: f32,
+        mean: Vec<f32>,
+        std: Vec<f32>,
+    },
     Conv(Conv),
     /// Inference BatchNorm over channel axis 1.
-    BatchNorm { scale: Vec<f32>, bias: Vec<f32>, mean: Vec<f32>, var: Vec<f32>, eps: f32 },
+    BatchNorm {
+        scale: Vec<f32>,
+        bias: Vec<f32>,
+        mean: Vec<f32>,
+        var: Vec<f32>,
+        eps: f32,
+    },
     Act(Activation),
     /// Elementwise sum of two values, numpy broadcasting.
     Add,
@@ -148,7 +164,11 @@ pub enum Op {
     /// Same data, new shape (flatten, reshape, squeeze): only legal where the memory order is unchanged.
     Reshape,
     /// `y = x W (+ bias)` over the last axis; `weight` is `[in, out]`.
-    MatMul { weight: Tensor, bias: Option<Vec<f32>>, act: Activation },
+    MatMul {
+        weight: Tensor,
+        bias: Option<Vec<f32>>,
+        act: Activation,
+    },
     /// Softmax over the last axis.
     Softmax,
     SqueezeExcite(SqueezeExcite),
@@ -215,7 +235,10 @@ pub struct Graph {
 impl Graph {
     /// Adds a value and returns its id.
     pub fn add_value(&mut self, name: impl Into<String>, shape: Vec<usize>) -> ValueId {
-        self.values.push(Value { name: name.into(), shape });
+        self.values.push(Value {
+            name: name.into(),
+            shape,
+        });
         self.values.len() - 1
     }
 
@@ -241,8 +264,11 @@ impl Graph {
 
     /// Number of reads of `v`, counting the graph output as one.
     pub fn use_count(&self, v: ValueId) -> usize {
-        let reads: usize =
-            self.nodes.iter().map(|n| n.inputs.iter().filter(|&&i| i == v).count()).sum();
+        let reads: usize = self
+            .nodes
+            .iter()
+            .map(|n| n.inputs.iter().filter(|&&i| i == v).count())
+            .sum();
         reads + usize::from(v == self.output)
     }
 
@@ -263,9 +289,10 @@ impl Graph {
     /// Drops nodes whose output nobody reads (except the input node).
     pub fn remove_dead_nodes(&mut self) {
         loop {
-            let dead = self.nodes.iter().position(|n| {
-                !matches!(n.op, Op::Input) && self.use_count(n.output) == 0
-            });
+            let dead = self
+                .nodes
+                .iter()
+                .position(|n| !matches!(n.op, Op::Input) && self.use_count(n.output) == 0);
             match dead {
                 Some(i) => {
                     self.nodes.remove(i);

@@ -161,7 +161,10 @@ impl Compiler {
     pub fn compile_to(&self, out_dir: &Path, module: &str) -> Result<Compiled> {
         let mut g = self.graph()?;
         let (params, macs) = (g.parameter_count(), g.mac_count());
-        let probabilities = matches!(g.nodes.iter().find(|n| n.output == g.output).map(|n| &n.op), Some(ir::Op::Softmax));
+        let probabilities = matches!(
+            g.nodes.iter().find(|n| n.output == g.output).map(|n| &n.op),
+            Some(ir::Op::Softmax)
+        );
         passes::optimize(&mut g);
         let plan = plan::plan(&g)?;
         let num_classes = g.values[g.output].numel();

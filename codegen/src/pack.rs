@@ -27,7 +27,10 @@ impl Blob {
         let offset = self.data.len().div_ceil(16) * 16;
         self.data.resize(offset, 0.0);
         self.data.extend_from_slice(values);
-        Segment { offset, len: values.len() }
+        Segment {
+            offset,
+            len: values.len(),
+        }
     }
 
     /// The blob as little-endian bytes, padded to a multiple of 64.
@@ -98,18 +101,23 @@ pub fn depthwise(w: &Tensor) -> Vec<f32> {
 
 /// Direct-conv weights `[CO, CI, KH, KW]` -> `[KH][KW][CI][round_up(CO, STEM_CO_BLOCK)]`.
 pub fn direct(c: &Conv) -> Vec<f32> {
-    let (co, ci, kh, kw) = (c.weight.shape[0], c.weight.shape[1], c.weight.shape[2], c.weight.shape[3]);
+    let (co, ci, kh, kw) = (
+        c.weight.shape[0],
+        c.weight.shape[1],
+        c.weight.shape[2],
+        c.weight.shape[3],
+    );
     let cop = round_up(co, STEM_CO_BLOCK);
     let mut out = vec![0.0; kh * kw * ci * cop];
     for o in 0..co {
         for i in 0..ci {
             for y in 0..kh {
                 for x in 0..kw {
-                    out[((y * kw + x) * ci + i) * cop + o] = c.weight.data[((o * ci + i) * kh + y) * kw + x];
+                    out[((y * kw + x) * ci + i) * cop + o] =
+                        c.weight.data[((o * ci + i) * kh + y) * kw + x];
                 }
             }
         }
     }
     out
 }
-

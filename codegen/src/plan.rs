@@ -44,8 +44,9 @@ pub fn plan(g: &Graph) -> Result<Plan> {
     last[root[g.output]] = end;
 
     let input_root = root[g.input];
-    let mut roots: Vec<ValueId> =
-        (0..nv).filter(|&v| root[v] == v && first[v] != usize::MAX && v != input_root).collect();
+    let mut roots: Vec<ValueId> = (0..nv)
+        .filter(|&v| root[v] == v && first[v] != usize::MAX && v != input_root)
+        .collect();
     roots.sort_by_key(|&v| (std::cmp::Reverse(g.values[v].numel()), first[v]));
 
     let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, len, first, last)
@@ -70,8 +71,13 @@ pub fn plan(g: &Graph) -> Result<Plan> {
         offset_of[v] = Some(off);
         workspace_len = workspace_len.max(align(off + len));
     }
-    let slots = (0..nv).map(|v| offset_of[root[v]].map(|o| (o, g.values[v].numel()))).collect();
-    Ok(Plan { slots, workspace_len })
+    let slots = (0..nv)
+        .map(|v| offset_of[root[v]].map(|o| (o, g.values[v].numel())))
+        .collect();
+    Ok(Plan {
+        slots,
+        workspace_len,
+    })
 }
 
 fn align(x: usize) -> usize {
@@ -80,11 +86,17 @@ fn align(x: usize) -> usize {
 
 /// Values are stored HWC (channels last) when 4-D: a reshape keeps the bytes only if it moves unit
 /// dimensions or the spatial size is 1.
-fn check_reshape_keeps_order(g: &Graph, from: ValueId, to: ValueId) -> std::result::Result<(), String> {
+fn check_reshape_keeps_order(
+    g: &Graph,
+    from: ValueId,
+    to: ValueId,
+) -> std::result::Result<(), String> {
     let (a, b) = (g.shape(from), g.shape(to));
     let spatial_one = |s: &[usize]| s.len() != 4 || s[2] * s[3] == 1;
     let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
-    if (spatial_one(a) && spatial_one(b)) || squeeze(a) == squeeze(b) && a.len() != 4 && b.len() != 4 {
+    if (spatial_one(a) && spatial_one(b))
+        || squeeze(a) == squeeze(b) && a.len() != 4 && b.len() != 4
+    {
         Ok(())
     } else {
         Err(format!(

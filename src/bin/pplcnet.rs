@@ -529,7 +529,12 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Median time of every layer over `iters` runs, printed with GFLOP/s (2 flops per MAC).
-fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64, pool: Option<&pplcnet::Parallel>) {
+fn bench_layers(
+    input: &[u8; INPUT_LEN],
+    ws: &mut Workspace,
+    iters: u64,
+    pool: Option<&pplcnet::Parallel>,
+) {
     let n = MODEL.layers.len();
     let mut samples = vec![Vec::with_capacity(iters as usize); n];
     let mut stamps = vec![Instant::now(); n];
@@ -554,11 +559,20 @@ fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64, pool: O
         })
         .collect();
     let total: Duration = medians.iter().sum();
-    println!("per layer, median of {iters} runs (sum of medians {:.3} ms):", ms(total));
-    println!("  {:>3}  {:>8}  {:>5}  {:>7}  layer", "#", "ms", "%", "GFLOP/s");
+    println!(
+        "per layer, median of {iters} runs (sum of medians {:.3} ms):",
+        ms(total)
+    );
+    println!(
+        "  {:>3}  {:>8}  {:>5}  {:>7}  layer",
+        "#", "ms", "%", "GFLOP/s"
+    );
     for (i, (l, d)) in MODEL.layers.iter().zip(&medians).enumerate() {
         let gflops = if l.macs > 0 {
-            format!("{:7.1}", 2.0 * l.macs as f64 / d.as_secs_f64().max(1e-12) / 1e9)
+            format!(
+                "{:7.1}",
+                2.0 * l.macs as f64 / d.as_secs_f64().max(1e-12) / 1e9
+            )
         } else {
             format!("{:>7}", "-")
         };
@@ -574,7 +588,11 @@ fn bench_layers(input: &[u8; INPUT_LEN], ws: &mut Workspace, iters: u64, pool: O
     println!("per kernel:");
     for (k, (d, macs)) in by_kernel {
         let gflops = 2.0 * macs as f64 / d.as_secs_f64().max(1e-12) / 1e9;
-        println!("  {k:<16} {:8.3} ms  {:5.1}%  {gflops:7.1} GFLOP/s", ms(d), 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-12));
+        println!(
+            "  {k:<16} {:8.3} ms  {:5.1}%  {gflops:7.1} GFLOP/s",
+            ms(d),
+            100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-12)
+        );
     }
 }
 
@@ -650,7 +668,9 @@ fn bench(a: BenchArgs) -> io::Result<ExitCode> {
         t.sort();
         percentile(&t, 50.0)
     });
-    let handoff_json = handoff.map_or(String::new(), |h| format!(", \"handoff_us\": {:.3}", h.as_secs_f64() * 1e6));
+    let handoff_json = handoff.map_or(String::new(), |h| {
+        format!(", \"handoff_us\": {:.3}", h.as_secs_f64() * 1e6)
+    });
     if a.json {
         println!(
             "{{\"model\": {}, \"iters\": {}, \"warmup\": {}, \"latency_ms\": {{\"min\": {:.4}, \"median\": {:.4}, \"p90\": {:.4}, \"p99\": {:.4}, \"mean\": {:.4}}}, \"latency_threads\": {latency_threads}{handoff_json}, \"threads\": {threads}, \"throughput_images_per_second\": {ips:.2}}}",

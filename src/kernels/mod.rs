@@ -79,14 +79,19 @@ impl Activation for Sigmoid {
 impl Activation for HardSwish {
     #[inline(always)]
     fn apply(self, x: V) -> V {
-        x * x.mul_add(V::splat(1.0 / 6.0), V::splat(0.5)).max(V::ZERO).min(V::ONE)
+        x * x
+            .mul_add(V::splat(1.0 / 6.0), V::splat(0.5))
+            .max(V::ZERO)
+            .min(V::ONE)
     }
 }
 
 impl Activation for HardSigmoid {
     #[inline(always)]
     fn apply(self, x: V) -> V {
-        x.mul_add(V::splat(self.alpha), V::splat(self.beta)).max(V::ZERO).min(V::ONE)
+        x.mul_add(V::splat(self.alpha), V::splat(self.beta))
+            .max(V::ZERO)
+            .min(V::ONE)
     }
 }
 

@@ -345,11 +345,11 @@ impl Tile<'_> {
             }
             let w0 = load(wk);
             let w1 = load(&wk[L..]);
-            for r in 0..R {
+            for (r, acc_r) in acc.iter_mut().enumerate() {
                 // SAFETY: r < R and k < k1 <= K (asserted above), so r*K + k < R*K == rows.len().
                 let a = V::splat(unsafe { *rows.get_unchecked(r * K + k) });
-                acc[r][0] = a.mul_add(w0, acc[r][0]);
-                acc[r][1] = a.mul_add(w1, acc[r][1]);
+                acc_r[0] = a.mul_add(w0, acc_r[0]);
+                acc_r[1] = a.mul_add(w1, acc_r[1]);
             }
         }
         for (r, acc) in acc.iter().enumerate() {

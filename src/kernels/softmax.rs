@@ -1,6 +1,6 @@
 //! Softmax over a vector (numerically stable: the maximum is subtracted first).
 
-use super::simd::{load_partial, store_partial, V, L};
+use super::simd::{load_partial, store_partial, L, V};
 
 /// `dst = exp(src - max) / sum(exp(src - max))`.
 pub fn softmax<const N: usize>(src: &[f32], dst: &mut [f32]) {

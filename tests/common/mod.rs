@@ -90,10 +90,17 @@ pub fn reference_inputs() -> Vec<(String, Box<[u8; pplcnet::INPUT_LEN]>)> {
             let bytes = std::fs::read(&p).expect("input file");
             let input: Box<[u8; pplcnet::INPUT_LEN]> =
                 bytes.into_boxed_slice().try_into().expect("input size");
-            (p.file_stem().expect("stem").to_string_lossy().into_owned(), input)
+            (
+                p.file_stem().expect("stem").to_string_lossy().into_owned(),
+                input,
+            )
         })
         .collect();
     v.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(v.len() >= 5, "expected the 5 reference inputs in {}", dir.display());
+    assert!(
+        v.len() >= 5,
+        "expected the 5 reference inputs in {}",
+        dir.display()
+    );
     v
 }

@@ -71,11 +71,20 @@ impl Builder {
             output: 0,
         };
         let raw = graph.add_value("pixels", shape.clone());
-        graph.nodes.push(Node { name: "input".into(), op: Op::Input, inputs: vec![], output: raw });
+        graph.nodes.push(Node {
+            name: "input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            output: raw,
+        });
         let normalized = graph.add_value(input_name, shape);
         graph.nodes.push(Node {
             name: "normalize".into(),
-            op: Op::Normalize { scale: spec.scale, mean: spec.mean.to_vec(), std: spec.std.to_vec() },
+            op: Op::Normalize {
+                scale: spec.scale,
+                mean: spec.mean.to_vec(),
+                std: spec.std.to_vec(),
+            },
             inputs: vec![raw],
             output: normalized,
         });
@@ -111,7 +120,12 @@ impl Builder {
         shape: Vec<usize>,
     ) -> ValueId {
         let v = self.graph.add_value(out, shape);
-        self.graph.nodes.push(Node { name: node_name.to_string(), op, inputs, output: v });
+        self.graph.nodes.push(Node {
+            name: node_name.to_string(),
+            op,
+            inputs,
+            output: v,
+        });
         self.define(out, Sym::Value(v));
         v
     }
@@ -137,7 +151,13 @@ impl Builder {
 }
 
 /// Output spatial size of a convolution or pooling window.
-pub fn conv_out_dim(input: usize, kernel: usize, stride: usize, pad_begin: usize, pad_end: usize) -> Option<usize> {
+pub fn conv_out_dim(
+    input: usize,
+    kernel: usize,
+    stride: usize,
+    pad_begin: usize,
+    pad_end: usize,
+) -> Option<usize> {
     let padded = input + pad_begin + pad_end;
     if stride == 0 || padded < kernel {
         return None;
@@ -150,8 +170,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,

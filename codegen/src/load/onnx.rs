@@ -28,24 +28,33 @@ pub fn load_onnx(file: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
 
     let initializer_names: std::collections::HashSet<&str> =
         graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs: Vec<_> =
-        graph.input.iter().filter(|i| !initializer_names.contains(i.name.as_str())).collect();
+    let inputs: Vec<_> = graph
+        .input
+        .iter()
+        .filter(|i| !initializer_names.contains(i.name.as_str()))
+        .collect();
     let input = match inputs.as_slice() {
         [one] => *one,
         [] => return Err(Error::file(file, "the graph has no input")),
         many => {
             return Err(Error::file(
                 file,
-                format!("the graph has {} inputs; exactly one image input is supported", many.len()),
+                format!(
+                    "the graph has {} inputs; exactly one image input is supported",
+                    many.len()
+                ),
             ))
         }
     };
     let spec = fix_input_shape(file, input, spec)?;
-    let model_name = file.file_stem().map_or("model".into(), |s| s.to_string_lossy().into_owned());
+    let model_name = file
+        .file_stem()
+        .map_or("model".into(), |s| s.to_string_lossy().into_owned());
     let mut b = Builder::new(file, &model_name, &input.name, &spec);
 
     for t in &graph.initializer {
-        let c = tensor_to_const(t).map_err(|r| Error::file(file, format!("initializer '{}': {r}", t.name)))?;
+        let c = tensor_to_const(t)
+            .map_err(|r| Error::file(file, format!("initializer '{}': {r}", t.name)))?;
         b.define_const(&t.name, c);
     }
     for node in &graph.node {
@@ -57,7 +66,13 @@ pub fn load_onnx(file: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
         .first()
         .ok_or_else(|| Error::file(file, "the graph has no output"))?;
     if graph.output.len() > 1 {
-        return Err(Error::file(file, format!("the graph has {} outputs; one is supported", graph.output.len())));
+        return Err(Error::file(
+            file,
+            format!(
+                "the graph has {} outputs; one is supported",
+                graph.output.len()
+            ),
+        ));
     }
     b.finish(&output.name)
 }
@@ -66,24 +81,38 @@ pub fn load_onnx(file: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
 const MAX_INPUT_SIDE: usize = 1 << 14;
 
 /// Checks the declared input shape against `[1, 3, H, W]`, filling dynamic dims from the spec.
-fn fix_input_shape(file: &Path, input: &super::onnx_proto::ValueInfoProto, spec: &InputSpec) -> Result<InputSpec> {
+fn fix_input_shape(
+    file: &Path,
+    input: &super::onnx_proto::ValueInfoProto,
+    spec: &InputSpec,
+) -> Result<InputSpec> {
     let mut spec = spec.clone();
     let dims = input
         .r#type
         .as_ref()
         .and_then(|t| t.tensor_type.as_ref())
         .and_then(|t| t.shape.as_ref())
-        .map(|s| s.dim.iter().map(|d| d.dim_value.filter(|&v| v > 0)).collect::<Vec<_>>());
+        .map(|s| {
+            s.dim
+                .iter()
+                .map(|d| d.dim_value.filter(|&v| v > 0))
+                .collect::<Vec<_>>()
+        });
     let Some(dims) = dims else { return Ok(spec) };
     let bad = |why: String| {
-        Error::file(file, format!("input '{}' has an unsupported shape: {why}", input.name))
+        Error::file(
+            file,
+            format!("input '{}' has an unsupported shape: {why}", input.name),
+        )
     };
     if dims.len() != 4 {
         return Err(bad(format!("rank {}, expected 4 (N, C, H, W)", dims.len())));
     }
     if let Some(n) = dims[0] {
         if n != 1 {
-            return Err(bad(format!("batch {n}, only batch 1 (or dynamic) is supported")));
+            return Err(bad(format!(
+                "batch {n}, only batch 1 (or dynamic) is supported"
+            )));
         }
     }
     if let Some(c) = dims[1] {
@@ -109,7 +138,9 @@ fn fix_input_shape(file: &Path, input: &super::onnx_proto::ValueInfoProto, spec:
 
 fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
     if t.data_location == 1 {
-        return Err("external data is not supported (re-save the model with weights inside)".into());
+        return Err(
+            "external data is not supported (re-save the model with weights inside)".into(),
+        );
     }
     let shape: Vec<usize> = t
         .dims
@@ -125,16 +156,23 @@ fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
         if n == numel {
             Ok(())
         } else {
-            Err(format!("holds {n} values but its shape {shape:?} needs {numel}"))
+            Err(format!(
+                "holds {n} values but its shape {shape:?} needs {numel}"
+            ))
         }
     };
     match t.data_type {
         data_type::FLOAT => {
             let data: Vec<f32> = if !raw.is_empty() {
                 if raw.len() % 4 != 0 {
-                    return Err(format!("raw data of {} bytes is not a whole number of f32", raw.len()));
+                    return Err(format!(
+                        "raw data of {} bytes is not a whole number of f32",
+                        raw.len()
+                    ));
                 }
-                raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect()
             } else {
                 t.float_data.clone()
             };
@@ -155,9 +193,13 @@ fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
         data_type::INT64 | data_type::INT32 => {
             let data: Vec<i64> = if !raw.is_empty() {
                 if t.data_type == data_type::INT64 {
-                    raw.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect()
+                    raw.chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                        .collect()
                 } else {
-                    raw.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64).collect()
+                    raw.chunks_exact(4)
+                        .map(|c| i32::from_le_bytes(c.try_into().expect("4 bytes")) as i64)
+                        .collect()
                 }
             } else if t.data_type == data_type::INT64 {
                 t.int64_data.clone()
@@ -167,7 +209,9 @@ fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
             check(data.len())?;
             Ok(Const::I64 { shape, data })
         }
-        other => Err(format!("data type {other} is not supported (float32, float64, int32, int64 are)")),
+        other => Err(format!(
+            "data type {other} is not supported (float32, float64, int32, int64 are)"
+        )),
     }
 }
 
@@ -206,24 +250,39 @@ impl NodeCtx<'_> {
         self.attr(name).map(|a| a.ints.clone())
     }
     fn attr_s(&self, name: &str) -> Option<String> {
-        self.attr(name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
+        self.attr(name)
+            .map(|a| String::from_utf8_lossy(&a.s).into_owned())
     }
     fn input_name(&self, i: usize) -> Option<&str> {
-        self.node.input.get(i).map(String::as_str).filter(|s| !s.is_empty())
+        self.node
+            .input
+            .get(i)
+            .map(String::as_str)
+            .filter(|s| !s.is_empty())
     }
     fn output_name(&self) -> Result<&str> {
-        self.node.output.first().map(String::as_str).ok_or_else(|| self.err("has no output"))
+        self.node
+            .output
+            .first()
+            .map(String::as_str)
+            .ok_or_else(|| self.err("has no output"))
     }
     fn sym(&self, b: &Builder, i: usize) -> Result<Sym> {
-        let name = self.input_name(i).ok_or_else(|| self.err(format!("missing input #{i}")))?;
-        b.lookup(name)
-            .cloned()
-            .ok_or_else(|| self.err(format!("input '{name}' is not produced by any earlier node or initializer")))
+        let name = self
+            .input_name(i)
+            .ok_or_else(|| self.err(format!("missing input #{i}")))?;
+        b.lookup(name).cloned().ok_or_else(|| {
+            self.err(format!(
+                "input '{name}' is not produced by any earlier node or initializer"
+            ))
+        })
     }
     fn value(&self, b: &Builder, i: usize) -> Result<ValueId> {
         match self.sym(b, i)? {
             Sym::Value(v) => Ok(v),
-            Sym::Const(_) => Err(self.err(format!("input #{i} is a constant where a computed tensor is expected"))),
+            Sym::Const(_) => Err(self.err(format!(
+                "input #{i} is a constant where a computed tensor is expected"
+            ))),
         }
     }
     fn konst(&self, b: &Builder, i: usize) -> Result<Const> {
@@ -239,14 +298,19 @@ impl NodeCtx<'_> {
         Ok(self.konst(b, i)?.to_f32())
     }
     fn ints(&self, b: &Builder, i: usize) -> Result<Vec<i64>> {
-        self.konst(b, i)?.as_i64().ok_or_else(|| self.err(format!("input #{i} must hold integers")))
+        self.konst(b, i)?
+            .as_i64()
+            .ok_or_else(|| self.err(format!("input #{i} must hold integers")))
     }
 }
 
 fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
     let node = ctx.node;
     if !node.domain.is_empty() && node.domain != "ai.onnx" {
-        return Err(ctx.err(format!("operator domain '{}' is not supported", node.domain)));
+        return Err(ctx.err(format!(
+            "operator domain '{}' is not supported",
+            node.domain
+        )));
     }
     let out = ctx.output_name()?.to_string();
     let name = ctx.name();
@@ -269,7 +333,10 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             let x = ctx.value(b, 0)?;
             let weight = ctx.konst_f32(b, 1)?;
             if weight.shape.len() != 4 {
-                return Err(ctx.err(format!("weight of rank {} (only 2-D convolutions are supported)", weight.shape.len())));
+                return Err(ctx.err(format!(
+                    "weight of rank {} (only 2-D convolutions are supported)",
+                    weight.shape.len()
+                )));
             }
             let bias = match ctx.input_name(2) {
                 Some(_) => Some(ctx.konst_f32(b, 2)?.data),
@@ -289,7 +356,10 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             let (kh, kw) = (weight.shape[2], weight.shape[3]);
             if let Some(ks) = ctx.attr_ints("kernel_shape") {
                 if ks != [kh as i64, kw as i64] {
-                    return Err(ctx.err(format!("kernel_shape {ks:?} disagrees with the weight shape {:?}", weight.shape)));
+                    return Err(ctx.err(format!(
+                        "kernel_shape {ks:?} disagrees with the weight shape {:?}",
+                        weight.shape
+                    )));
                 }
             }
             if strides.len() != 2 || strides.iter().any(|&s| s < 1) {
@@ -309,7 +379,11 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                     let same = |i: usize, k: usize, s: usize| {
                         let o = i.div_ceil(s);
                         let total = ((o - 1) * s + k).saturating_sub(i);
-                        if mode == "SAME_UPPER" { (total / 2, total - total / 2) } else { (total - total / 2, total / 2) }
+                        if mode == "SAME_UPPER" {
+                            (total / 2, total - total / 2)
+                        } else {
+                            (total - total / 2, total / 2)
+                        }
                     };
                     let (t, bt) = same(in_shape[2], kh, stride[0]);
                     let (l, r) = same(in_shape[3], kw, stride[1]);
@@ -318,7 +392,11 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 Some(other) => return Err(ctx.err(format!("auto_pad '{other}' is not supported"))),
             };
             let cin = in_shape[1];
-            if groups == 0 || cin % groups != 0 || weight.shape[1] * groups != cin || weight.shape[0] % groups != 0 {
+            if groups == 0
+                || cin % groups != 0
+                || weight.shape[1] * groups != cin
+                || weight.shape[0] % groups != 0
+            {
                 return Err(ctx.err(format!(
                     "shape mismatch: input has {cin} channels, weight {:?} with group {groups}",
                     weight.shape
@@ -326,7 +404,11 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             }
             if let Some(bias) = &bias {
                 if bias.len() != weight.shape[0] {
-                    return Err(ctx.err(format!("bias has {} values for {} output channels", bias.len(), weight.shape[0])));
+                    return Err(ctx.err(format!(
+                        "bias has {} values for {} output channels",
+                        bias.len(),
+                        weight.shape[0]
+                    )));
                 }
             }
             let oh = conv_out_dim(in_shape[2], kh, stride[0], pads[0], pads[2]);
@@ -335,21 +417,41 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 return Err(ctx.err("kernel larger than the padded input"));
             };
             let cout = weight.shape[0];
-            let conv = Conv { weight, bias, stride, pads, groups, pad_value: None, act: Activation::Identity, residual: false };
+            let conv = Conv {
+                weight,
+                bias,
+                stride,
+                pads,
+                groups,
+                pad_value: None,
+                act: Activation::Identity,
+                residual: false,
+            };
             b.push(&name, Op::Conv(conv), vec![x], &out, vec![1, cout, oh, ow]);
         }
         "BatchNormalization" => {
             let x = ctx.value(b, 0)?;
             let shape = b.graph.shape(x).to_vec();
-            let c = *shape.get(1).ok_or_else(|| ctx.err("input has no channel axis"))?;
+            let c = *shape
+                .get(1)
+                .ok_or_else(|| ctx.err("input has no channel axis"))?;
             let get = |i: usize| -> Result<Vec<f32>> {
                 let t = ctx.konst_f32(b, i)?;
                 if t.numel() != c {
-                    return Err(ctx.err(format!("parameter #{i} has {} values for {c} channels", t.numel())));
+                    return Err(ctx.err(format!(
+                        "parameter #{i} has {} values for {c} channels",
+                        t.numel()
+                    )));
                 }
                 Ok(t.data)
             };
-            let op = Op::BatchNorm { scale: get(1)?, bias: get(2)?, mean: get(3)?, var: get(4)?, eps: ctx.attr_f("epsilon", 1e-5) };
+            let op = Op::BatchNorm {
+                scale: get(1)?,
+                bias: get(2)?,
+                mean: get(3)?,
+                var: get(4)?,
+                eps: ctx.attr_f("epsilon", 1e-5),
+            };
             b.push(&name, op, vec![x], &out, shape);
         }
         "Relu" | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Clip" => {
@@ -357,7 +459,10 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             let act = match node.op_type.as_str() {
                 "Relu" => Activation::Relu,
                 "Sigmoid" => Activation::Sigmoid,
-                "HardSigmoid" => Activation::HardSigmoid { alpha: ctx.attr_f("alpha", 0.2), beta: ctx.attr_f("beta", 0.5) },
+                "HardSigmoid" => Activation::HardSigmoid {
+                    alpha: ctx.attr_f("alpha", 0.2),
+                    beta: ctx.attr_f("beta", 0.5),
+                },
                 "HardSwish" => Activation::HardSwish,
                 _ => {
                     let (min, max) = if ctx.opset < 11 {
@@ -368,7 +473,10 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                                 None => Ok(d),
                                 Some(_) => {
                                     let t = ctx.konst_f32(b, i)?;
-                                    t.data.first().copied().ok_or_else(|| ctx.err("empty clip bound"))
+                                    t.data
+                                        .first()
+                                        .copied()
+                                        .ok_or_else(|| ctx.err("empty clip bound"))
                                 }
                             }
                         };
@@ -396,10 +504,16 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             let global = if node.op_type == "AveragePool" {
                 s.len() == 4
                     && ctx.attr_ints("kernel_shape") == Some(vec![s[2] as i64, s[3] as i64])
-                    && ctx.attr_ints("pads").is_none_or(|p| p.iter().all(|&v| v == 0))
+                    && ctx
+                        .attr_ints("pads")
+                        .is_none_or(|p| p.iter().all(|&v| v == 0))
             } else {
                 let mut axes = ctx.attr_ints("axes").unwrap_or_default();
-                axes.iter_mut().for_each(|a| if *a < 0 { *a += s.len() as i64 });
+                axes.iter_mut().for_each(|a| {
+                    if *a < 0 {
+                        *a += s.len() as i64
+                    }
+                });
                 axes.sort();
                 s.len() == 4 && axes == [2, 3] && ctx.attr_i("keepdims", 1) == 1
             };
@@ -422,11 +536,13 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 }
                 "Reshape" => {
                     let t = ctx.ints(b, 1)?;
-                    reshape_target(&s, &t).ok_or_else(|| ctx.err(format!("cannot reshape {s:?} to {t:?}")))?
+                    reshape_target(&s, &t)
+                        .ok_or_else(|| ctx.err(format!("cannot reshape {s:?} to {t:?}")))?
                 }
                 op => {
                     let axes = squeeze_axes(b, ctx)?;
-                    squeeze_shape(op == "Squeeze", &s, axes.as_deref()).ok_or_else(|| ctx.err(format!("bad axes for shape {s:?}")))?
+                    squeeze_shape(op == "Squeeze", &s, axes.as_deref())
+                        .ok_or_else(|| ctx.err(format!("bad axes for shape {s:?}")))?
                 }
             };
             b.push(&name, Op::Reshape, vec![x], &out, target);
@@ -457,17 +573,35 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                     let data: Vec<f32> = match c.numel() {
                         1 => vec![c.data[0] * beta; n],
                         len if len == n => c.data.iter().map(|v| v * beta).collect(),
-                        _ => return Err(ctx.err(format!("bias shape {:?} does not match {n} outputs", c.shape))),
+                        _ => {
+                            return Err(ctx.err(format!(
+                                "bias shape {:?} does not match {n} outputs",
+                                c.shape
+                            )))
+                        }
                     };
                     bias = Some(data);
                 }
             }
             let k = *s.last().unwrap_or(&0);
             if s.len() != 2 || s[0] != 1 || k != w.shape[0] {
-                return Err(ctx.err(format!("shape mismatch: input {s:?} times weight {:?}", w.shape)));
+                return Err(ctx.err(format!(
+                    "shape mismatch: input {s:?} times weight {:?}",
+                    w.shape
+                )));
             }
             let n = w.shape[1];
-            b.push(&name, Op::MatMul { weight: w, bias, act: Activation::Identity }, vec![x], &out, vec![1, n]);
+            b.push(
+                &name,
+                Op::MatMul {
+                    weight: w,
+                    bias,
+                    act: Activation::Identity,
+                },
+                vec![x],
+                &out,
+                vec![1, n],
+            );
         }
         "Softmax" => {
             let x = ctx.value(b, 0)?;
@@ -495,7 +629,8 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
     match (l, r) {
         (Sym::Value(x), Sym::Value(y)) => {
             let (sx, sy) = (b.graph.shape(x).to_vec(), b.graph.shape(y).to_vec());
-            let shape = broadcast_shapes(&sx, &sy).ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
+            let shape = broadcast_shapes(&sx, &sy)
+                .ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
             let op = match op {
                 "Add" => Op::Add,
                 "Mul" => Op::Mul,
@@ -507,9 +642,14 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
             let const_first = matches!(ctx.sym(b, 0)?, Sym::Const(_));
             let mut t = c.to_f32();
             let sx = b.graph.shape(x).to_vec();
-            let shape = broadcast_shapes(&sx, &t.shape).ok_or_else(|| ctx.err(format!("shapes {sx:?} and {:?} do not broadcast", t.shape)))?;
+            let shape = broadcast_shapes(&sx, &t.shape).ok_or_else(|| {
+                ctx.err(format!("shapes {sx:?} and {:?} do not broadcast", t.shape))
+            })?;
             if shape != sx {
-                return Err(ctx.err(format!("the constant {:?} would grow the tensor {sx:?}", t.shape)));
+                return Err(ctx.err(format!(
+                    "the constant {:?} would grow the tensor {sx:?}",
+                    t.shape
+                )));
             }
             let op = match (op, const_first) {
                 ("Add", _) => Op::AddConst(t),
@@ -520,13 +660,22 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
                 }
                 ("Div", false) => {
                     // x / c is x * (1/c) only up to rounding; accept exact reciprocals (powers of two) only.
-                    if t.data.iter().any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0)) {
-                        return Err(ctx.err("division by a constant that is not a power of two is not supported"));
+                    if t.data
+                        .iter()
+                        .any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0))
+                    {
+                        return Err(ctx.err(
+                            "division by a constant that is not a power of two is not supported",
+                        ));
                     }
                     t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
                     Op::MulConst(t)
                 }
-                _ => return Err(ctx.err(format!("{op} with a constant first operand is not supported"))),
+                _ => {
+                    return Err(ctx.err(format!(
+                        "{op} with a constant first operand is not supported"
+                    )))
+                }
             };
             b.push(name, op, vec![x], out, sx);
         }
@@ -549,17 +698,41 @@ fn squeeze_shape(squeeze: bool, s: &[usize], axes: Option<&[i64]>) -> Option<Vec
     if squeeze {
         let rank = s.len() as i64;
         let axes: Vec<usize> = match axes {
-            Some(a) => a.iter().map(|&x| if x < 0 { (x + rank) as usize } else { x as usize }).collect(),
+            Some(a) => a
+                .iter()
+                .map(|&x| {
+                    if x < 0 {
+                        (x + rank) as usize
+                    } else {
+                        x as usize
+                    }
+                })
+                .collect(),
             None => (0..s.len()).filter(|&i| s[i] == 1).collect(),
         };
         if axes.iter().any(|&a| a >= s.len() || s[a] != 1) {
             return None;
         }
-        Some(s.iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect())
+        Some(
+            s.iter()
+                .enumerate()
+                .filter(|(i, _)| !axes.contains(i))
+                .map(|(_, &d)| d)
+                .collect(),
+        )
     } else {
         let axes = axes?;
         let rank = (s.len() + axes.len()) as i64;
-        let mut norm: Vec<usize> = axes.iter().map(|&x| if x < 0 { (x + rank) as usize } else { x as usize }).collect();
+        let mut norm: Vec<usize> = axes
+            .iter()
+            .map(|&x| {
+                if x < 0 {
+                    (x + rank) as usize
+                } else {
+                    x as usize
+                }
+            })
+            .collect();
         norm.sort();
         let mut out = s.to_vec();
         for a in norm {
@@ -577,7 +750,10 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
     let node = ctx.node;
     let op = node.op_type.as_str();
     if op == "Constant" {
-        let a = ctx.attr("value").and_then(|a| a.t.as_ref()).ok_or_else(|| ctx.err("Constant without a tensor 'value'"))?;
+        let a = ctx
+            .attr("value")
+            .and_then(|a| a.t.as_ref())
+            .ok_or_else(|| ctx.err("Constant without a tensor 'value'"))?;
         return tensor_to_const(a).map(Some).map_err(|r| ctx.err(r));
     }
     if op == "Shape" {
@@ -587,7 +763,10 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
             Sym::Const(c) => c.shape().to_vec(),
         };
         let data: Vec<i64> = s.iter().map(|&d| d as i64).collect();
-        return Ok(Some(Const::I64 { shape: vec![data.len()], data }));
+        return Ok(Some(Const::I64 {
+            shape: vec![data.len()],
+            data,
+        }));
     }
     let all_const = node
         .input
@@ -614,9 +793,14 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
             with_shape(c, shape)
         }
         "Concat" => {
-            let parts: Vec<Vec<i64>> = (0..node.input.len()).map(|i| ctx.ints(b, i)).collect::<Result<_>>()?;
+            let parts: Vec<Vec<i64>> = (0..node.input.len())
+                .map(|i| ctx.ints(b, i))
+                .collect::<Result<_>>()?;
             let data: Vec<i64> = parts.concat();
-            Const::I64 { shape: vec![data.len()], data }
+            Const::I64 {
+                shape: vec![data.len()],
+                data,
+            }
         }
         "Gather" => {
             let data = ctx.ints(b, 0)?;
@@ -628,16 +812,26 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
                 .map(|&i| data.get((if i < 0 { i + n } else { i }) as usize).copied())
                 .collect::<Option<_>>()
                 .ok_or_else(|| ctx.err("index out of range"))?;
-            Const::I64 { shape: idx.shape().to_vec(), data: out }
+            Const::I64 {
+                shape: idx.shape().to_vec(),
+                data: out,
+            }
         }
         "Slice" => {
             let data = ctx.ints(b, 0)?;
             let (starts, ends) = if ctx.opset < 10 {
-                (ctx.attr_ints("starts").unwrap_or_default(), ctx.attr_ints("ends").unwrap_or_default())
+                (
+                    ctx.attr_ints("starts").unwrap_or_default(),
+                    ctx.attr_ints("ends").unwrap_or_default(),
+                )
             } else {
                 (ctx.ints(b, 1)?, ctx.ints(b, 2)?)
             };
-            let steps = if ctx.opset >= 10 && ctx.input_name(4).is_some() { ctx.ints(b, 4)? } else { vec![1] };
+            let steps = if ctx.opset >= 10 && ctx.input_name(4).is_some() {
+                ctx.ints(b, 4)?
+            } else {
+                vec![1]
+            };
             if starts.len() != 1 || ends.len() != 1 || steps != [1] {
                 return Err(ctx.err("only 1-D unit-step slices of shape constants are supported"));
             }
@@ -645,7 +839,10 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
             let clampi = |v: i64| (if v < 0 { v + n } else { v }).clamp(0, n) as usize;
             let (s, e) = (clampi(starts[0]), clampi(ends[0]));
             let out = if s < e { data[s..e].to_vec() } else { vec![] };
-            Const::I64 { shape: vec![out.len()], data: out }
+            Const::I64 {
+                shape: vec![out.len()],
+                data: out,
+            }
         }
         "Add" | "Mul" | "Sub" | "Div" => {
             let (x, y) = (ctx.konst_f32(b, 0)?, ctx.konst_f32(b, 1)?);
@@ -658,7 +855,12 @@ fn fold_constant(b: &Builder, ctx: &NodeCtx) -> Result<Option<Const>> {
                 "Sub" => a - c,
                 _ => a / c,
             };
-            let data = x.data.iter().enumerate().map(|(i, &a)| f(a, y.data[if y.numel() == 1 { 0 } else { i }])).collect();
+            let data = x
+                .data
+                .iter()
+                .enumerate()
+                .map(|(i, &a)| f(a, y.data[if y.numel() == 1 { 0 } else { i }]))
+                .collect();
             Const::F32(Tensor::new(x.shape.clone(), data))
         }
         _ => return Ok(None),

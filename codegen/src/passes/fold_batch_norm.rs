@@ -9,10 +9,18 @@ pub fn fold_batch_norm(g: &mut Graph) -> bool {
     let mut changed = false;
     let mut i = 0;
     while i < g.nodes.len() {
-        if let Op::BatchNorm { scale, bias, mean, var, eps } = &g.nodes[i].op {
+        if let Op::BatchNorm {
+            scale,
+            bias,
+            mean,
+            var,
+            eps,
+        } = &g.nodes[i].op
+        {
             let x = g.nodes[i].inputs[0];
             if let Some(p) = g.producer(x).filter(|_| sole_consumer(g, x) == Some(i)) {
-                let (scale, bias, mean, var, eps) = (scale.clone(), bias.clone(), mean.clone(), var.clone(), *eps);
+                let (scale, bias, mean, var, eps) =
+                    (scale.clone(), bias.clone(), mean.clone(), var.clone(), *eps);
                 if let Op::Conv(c) = &mut g.nodes[p].op {
                     if c.act == Activation::Identity && !c.residual {
                         let per_out = c.weight.numel() / c.out_channels();

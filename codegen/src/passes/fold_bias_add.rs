@@ -26,7 +26,11 @@ pub fn fold_bias_add(g: &mut Graph) -> bool {
                             }
                         })
                     }
-                    Op::MatMul { bias, act: crate::ir::Activation::Identity, weight } => {
+                    Op::MatMul {
+                        bias,
+                        act: crate::ir::Activation::Identity,
+                        weight,
+                    } => {
                         let n = weight.shape[1];
                         per_channel(&t.shape, &out_shape, out_shape.len() - 1).map(|idx| {
                             let bias = bias.get_or_insert_with(|| vec![0.0; n]);
@@ -53,7 +57,11 @@ pub fn fold_bias_add(g: &mut Graph) -> bool {
 
 /// If a constant of shape `t` broadcast against `out` varies only along `axis`, returns a function from
 /// the index along that axis to the constant's flat index.
-pub(crate) fn per_channel(t: &[usize], out: &[usize], axis: usize) -> Option<impl Fn(usize) -> usize> {
+pub(crate) fn per_channel(
+    t: &[usize],
+    out: &[usize],
+    axis: usize,
+) -> Option<impl Fn(usize) -> usize> {
     if t.len() > out.len() {
         return None;
     }

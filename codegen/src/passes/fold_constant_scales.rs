@@ -24,7 +24,9 @@ pub fn fold_constant_scales(g: &mut Graph) -> bool {
                             let per_out = c.weight.numel() / c.out_channels();
                             for ch in 0..c.out_channels() {
                                 let s = t.data[idx(ch)];
-                                c.weight.data[ch * per_out..(ch + 1) * per_out].iter_mut().for_each(|w| *w *= s);
+                                c.weight.data[ch * per_out..(ch + 1) * per_out]
+                                    .iter_mut()
+                                    .for_each(|w| *w *= s);
                                 if let Some(b) = &mut c.bias {
                                     b[ch] *= s;
                                 }
@@ -43,7 +45,9 @@ pub fn fold_constant_scales(g: &mut Graph) -> bool {
                         let n = weight.shape[1];
                         for k in 0..weight.shape[0] {
                             let s = t.data[idx(k)];
-                            weight.data[k * n..(k + 1) * n].iter_mut().for_each(|w| *w *= s);
+                            weight.data[k * n..(k + 1) * n]
+                                .iter_mut()
+                                .for_each(|w| *w *= s);
                         }
                         bypass(g, i, x);
                         changed = true;

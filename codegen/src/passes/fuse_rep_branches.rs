@@ -11,9 +11,17 @@ pub fn fuse_rep_branches(g: &mut Graph) -> bool {
     let mut i = 0;
     while i < g.nodes.len() {
         if let Some((pa, pb, fused)) = match_branches(g, i) {
-            let name = format!("{} + {} + {}", g.nodes[pa].name, g.nodes[pb].name, g.nodes[i].name);
+            let name = format!(
+                "{} + {} + {}",
+                g.nodes[pa].name, g.nodes[pb].name, g.nodes[i].name
+            );
             let input = g.nodes[pa].inputs[0];
-            g.nodes[i] = Node { name, op: Op::Conv(fused), inputs: vec![input], output: g.nodes[i].output };
+            g.nodes[i] = Node {
+                name,
+                op: Op::Conv(fused),
+                inputs: vec![input],
+                output: g.nodes[i].output,
+            };
             let (first, second) = if pa > pb { (pa, pb) } else { (pb, pa) };
             g.nodes.remove(first);
             g.nodes.remove(second);
@@ -35,14 +43,25 @@ fn match_branches(g: &Graph, add: usize) -> Option<(usize, usize, Conv)> {
         let p = g.producer(v)?;
         sole_consumer(g, v).filter(|&c| c == add)?;
         match &g.nodes[p].op {
-            Op::Conv(c) if c.act == Activation::Identity && !c.residual && c.pad_value.is_none() && centred(c) => Some((p, c)),
+            Op::Conv(c)
+                if c.act == Activation::Identity
+                    && !c.residual
+                    && c.pad_value.is_none()
+                    && centred(c) =>
+            {
+                Some((p, c))
+            }
             _ => None,
         }
     };
     let (pa, a) = conv_of(n.inputs[0])?;
     let (pb, b) = conv_of(n.inputs[1])?;
     let same_input = g.nodes[pa].inputs[0] == g.nodes[pb].inputs[0];
-    if !same_input || a.stride != b.stride || a.groups != b.groups || a.weight.shape[..2] != b.weight.shape[..2] {
+    if !same_input
+        || a.stride != b.stride
+        || a.groups != b.groups
+        || a.weight.shape[..2] != b.weight.shape[..2]
+    {
         return None;
     }
     Some((pa, pb, merge(a, b)))
@@ -73,7 +92,11 @@ fn merge(a: &Conv, b: &Conv) -> Conv {
     }
     let bias = match (&a.bias, &b.bias) {
         (None, None) => None,
-        (x, y) => Some((0..o).map(|k| x.as_ref().map_or(0.0, |v| v[k]) + y.as_ref().map_or(0.0, |v| v[k])).collect()),
+        (x, y) => Some(
+            (0..o)
+                .map(|k| x.as_ref().map_or(0.0, |v| v[k]) + y.as_ref().map_or(0.0, |v| v[k]))
+                .collect(),
+        ),
     };
     Conv {
         weight: Tensor::new(vec![o, i, kh, kw], w),

@@ -17,7 +17,9 @@ pub fn fuse_residual_add(g: &mut Graph) -> bool {
                 sole_consumer(g, conv_out).filter(|&c| c == i)?;
                 match &g.nodes[p].op {
                     // Only the pointwise kernel has a residual epilogue.
-                    Op::Conv(c) if !c.residual && c.is_pointwise() && conv_out != other => Some((p, other)),
+                    Op::Conv(c) if !c.residual && c.is_pointwise() && conv_out != other => {
+                        Some((p, other))
+                    }
                     _ => None,
                 }
             });

@@ -10,7 +10,12 @@ pub fn fuse_squeeze_excite(g: &mut Graph) -> bool {
     while i < g.nodes.len() {
         if let Some((x, se, remove)) = match_se(g, i) {
             let name = format!("squeeze-excite {}", g.nodes[i].name);
-            g.nodes[i] = Node { name, op: Op::SqueezeExcite(se), inputs: vec![x], output: g.nodes[i].output };
+            g.nodes[i] = Node {
+                name,
+                op: Op::SqueezeExcite(se),
+                inputs: vec![x],
+                output: g.nodes[i].output,
+            };
             let mut remove = remove;
             remove.sort_unstable_by(|a, b| b.cmp(a));
             for r in remove {
@@ -30,7 +35,8 @@ fn match_se(g: &Graph, mul: usize) -> Option<(usize, SqueezeExcite, Vec<usize>)>
     if !matches!(n.op, Op::Mul) {
         return None;
     }
-    let only = |v: usize, reader: usize| (g.use_count(v) == 1 && g.consumers(v) == [reader]).then_some(());
+    let only =
+        |v: usize, reader: usize| (g.use_count(v) == 1 && g.consumers(v) == [reader]).then_some(());
     for (x, gate_v) in [(n.inputs[0], n.inputs[1]), (n.inputs[1], n.inputs[0])] {
         let Some(found) = (|| {
             let shape = g.shape(x);
@@ -39,18 +45,23 @@ fn match_se(g: &Graph, mul: usize) -> Option<(usize, SqueezeExcite, Vec<usize>)>
             }
             let p2 = g.producer(gate_v)?;
             only(gate_v, mul)?;
-            let Op::Conv(c2) = &g.nodes[p2].op else { return None };
+            let Op::Conv(c2) = &g.nodes[p2].op else {
+                return None;
+            };
             let h = g.nodes[p2].inputs[0];
             let p1 = g.producer(h)?;
             only(h, p2)?;
-            let Op::Conv(c1) = &g.nodes[p1].op else { return None };
+            let Op::Conv(c1) = &g.nodes[p1].op else {
+                return None;
+            };
             let pooled = g.nodes[p1].inputs[0];
             let p0 = g.producer(pooled)?;
             only(pooled, p1)?;
             if !matches!(g.nodes[p0].op, Op::GlobalAvgPool) || g.nodes[p0].inputs[0] != x {
                 return None;
             }
-            let pointwise = |c: &crate::ir::Conv| c.is_pointwise() && !c.residual && c.pad_value.is_none();
+            let pointwise =
+                |c: &crate::ir::Conv| c.is_pointwise() && !c.residual && c.pad_value.is_none();
             if !pointwise(c1) || !pointwise(c2) {
                 return None;
             }

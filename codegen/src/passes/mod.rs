@@ -58,7 +58,12 @@ pub(crate) fn sole_consumer(g: &Graph, v: ValueId) -> Option<usize> {
 
 /// Replaces the consumer node `consumer` with `fused` (keeping its position and output) and removes
 /// the producer node `producer`, whose output only `consumer` read.
-pub(crate) fn merge_into_consumer(g: &mut Graph, producer: usize, consumer: usize, mut fused: Node) {
+pub(crate) fn merge_into_consumer(
+    g: &mut Graph,
+    producer: usize,
+    consumer: usize,
+    mut fused: Node,
+) {
     fused.output = g.nodes[consumer].output;
     fused.name = format!("{} + {}", g.nodes[producer].name, g.nodes[consumer].name);
     g.nodes[consumer] = fused;

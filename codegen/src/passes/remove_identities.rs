@@ -12,9 +12,9 @@ pub fn remove_identities(g: &mut Graph) -> bool {
         let n = &g.nodes[i];
         let identity = match &n.op {
             Op::Reshape => {
-                let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
-                squeeze(g.shape(n.inputs[0])) == squeeze(g.shape(n.output))
-                    && n.output != g.output
+                let squeeze =
+                    |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
+                squeeze(g.shape(n.inputs[0])) == squeeze(g.shape(n.output)) && n.output != g.output
             }
             Op::MulConst(t) => t.data.iter().all(|&v| v == 1.0),
             Op::AddConst(t) => t.data.iter().all(|&v| v == 0.0),
