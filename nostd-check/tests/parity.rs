@@ -3,8 +3,8 @@
 //!
 //! In the workspace build this runs with whatever CPU features `.cargo/config.toml` selects
 //! (`target-cpu=native`: AVX-512 here). `tests/separate_build.rs` runs it again, built with
-//! `-C target-cpu=x86-64-v3` and `PPLCNET_EXPECT_NO_AVX512=1`, so the AVX2 fallbacks of `wide` are
-//! checked against the same references.
+//! `-C target-cpu=x86-64-v3` (AVX2) and again with `-C target-cpu=x86-64` (SSE2 only), so the
+//! fallbacks of `wide` are checked against the same references.
 use pplcnet_nostd_check::{scores, top5, Workspace, INPUT_LEN, NUM_CLASSES};
 use std::path::Path;
 use std::sync::Mutex;
@@ -26,12 +26,21 @@ fn matches_onnxruntime_through_the_no_std_api() {
         cfg!(target_feature = "fma"),
         cfg!(target_feature = "sse2")
     );
-    if std::env::var_os("PPLCNET_EXPECT_NO_AVX512").is_some() {
-        assert_eq!(
+    // Set by `tests/separate_build.rs` to the level it built for, so a build that silently kept
+    // `target-cpu=native` fails instead of testing the AVX-512 path twice.
+    match std::env::var("PPLCNET_EXPECT_SIMD").as_deref() {
+        Ok("avx2") => assert_eq!(
             (avx512f, avx2),
             (false, true),
             "expected an AVX2 build without AVX-512 (x86-64-v3)"
-        );
+        ),
+        Ok("sse2") => assert_eq!(
+            (avx512f, avx2),
+            (false, false),
+            "expected an SSE2-only build (x86-64)"
+        ),
+        Ok(other) => panic!("PPLCNET_EXPECT_SIMD={other:?}: expected avx2 or sse2"),
+        Err(_) => {}
     }
     if !pplcnet::MODEL.seeded_default {
         eprintln!(

@@ -11,16 +11,18 @@
 //!    Either fails this build. (Checked by hand: `--features bare,pplcnet/std` fails with E0152; an
 //!    `extern crate alloc;` fails with "no global memory allocator found".)
 //! 2. Parity without AVX-512: `tests/parity.rs` (all five reference images against onnxruntime,
-//!    tolerance 1e-4) built for x86-64-v3, so `wide`'s f32x16 runs on its AVX2 fallback.
+//!    tolerance 1e-4) built for x86-64-v3, so `wide`'s f32x16 runs on its AVX2 fallback, and again
+//!    for plain x86-64 (SSE2 only, `target/portable-sse2`: one more build, about 1 minute).
 //!
 //! `PPLCNET_SKIP_SEPARATE_BUILDS=1` skips both (for quick local runs; CI does not set it).
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-const RUSTFLAGS: &str = "-C target-cpu=x86-64-v3";
+/// The build level of the no_std build and the AVX2 parity run.
+const AVX2: &str = "x86-64-v3";
 
-fn cargo(target_dir: &Path) -> Command {
+fn cargo(target_dir: &Path, cpu: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO"));
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     cmd.current_dir(&root).arg("--color=never");
@@ -36,7 +38,7 @@ fn cargo(target_dir: &Path) -> Command {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("RUSTFLAGS", RUSTFLAGS)
+    cmd.env("RUSTFLAGS", format!("-C target-cpu={cpu}"))
         .env("CARGO_TARGET_DIR", target_dir);
     cmd
 }
@@ -59,15 +61,52 @@ fn run(what: &str, mut cmd: Command) -> String {
     format!("{stdout}{stderr}")
 }
 
+fn skipped() -> bool {
+    let skip = std::env::var_os("PPLCNET_SKIP_SEPARATE_BUILDS").is_some_and(|v| v == "1");
+    if skip {
+        eprintln!("skipped: PPLCNET_SKIP_SEPARATE_BUILDS=1");
+    }
+    skip
+}
+
+fn portable_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(name)
+}
+
+/// Runs `tests/parity.rs` built for `cpu` and checks it reported the expected SIMD level.
+fn parity_at(target_dir: &Path, cpu: &str, simd: &str, reported: &str) {
+    let mut test = cargo(target_dir, cpu);
+    test.args([
+        "test",
+        "-p",
+        "pplcnet-nostd-check",
+        "--release",
+        "--test",
+        "parity",
+        "--",
+        "--nocapture",
+    ]);
+    test.env("PPLCNET_EXPECT_SIMD", simd);
+    let log = run(&format!("parity test built for {cpu}"), test);
+    assert!(
+        log.contains(reported),
+        "the parity test did not report {reported:?}:\n{log}"
+    );
+    assert!(
+        log.contains("test result: ok. 1 passed"),
+        "the parity test did not run:\n{log}"
+    );
+}
+
 #[test]
 fn no_std_staticlib_and_avx2_parity() {
-    if std::env::var_os("PPLCNET_SKIP_SEPARATE_BUILDS").is_some_and(|v| v == "1") {
-        eprintln!("skipped: PPLCNET_SKIP_SEPARATE_BUILDS=1");
+    if skipped() {
         return;
     }
-    let target_dir: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/portable");
-
-    let mut build = cargo(&target_dir);
+    let target_dir = portable_dir("portable");
+    let mut build = cargo(&target_dir, AVX2);
     build.args([
         "rustc",
         "-p",
@@ -85,26 +124,18 @@ fn no_std_staticlib_and_avx2_parity() {
         "{} missing or too small to hold the model",
         lib.display()
     );
+    parity_at(&target_dir, AVX2, "avx2", "avx512f=false avx2=true");
+}
 
-    let mut test = cargo(&target_dir);
-    test.args([
-        "test",
-        "-p",
-        "pplcnet-nostd-check",
-        "--release",
-        "--test",
-        "parity",
-        "--",
-        "--nocapture",
-    ]);
-    test.env("PPLCNET_EXPECT_NO_AVX512", "1");
-    let log = run("parity test built for x86-64-v3", test);
-    assert!(
-        log.contains("avx512f=false avx2=true"),
-        "the parity test did not report an AVX2 build:\n{log}"
-    );
-    assert!(
-        log.contains("test result: ok. 1 passed"),
-        "the parity test did not run:\n{log}"
+#[test]
+fn sse2_parity() {
+    if skipped() {
+        return;
+    }
+    parity_at(
+        &portable_dir("portable-sse2"),
+        "x86-64",
+        "sse2",
+        "avx512f=false avx2=false fma=false sse2=true",
     );
 }
