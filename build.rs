@@ -13,6 +13,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_MODEL");
     println!("cargo:rerun-if-env-changed=PPLCNET_LABELS");
     println!("cargo:rerun-if-env-changed=PPLCNET_INPUT_SIZE");
+    println!("cargo:rerun-if-env-changed=PPLCNET_PRECISION");
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -42,6 +43,7 @@ fn main() {
             ..Default::default()
         });
     }
+    compiler = compiler.precision(precision());
     let labels_path = std::env::var_os("PPLCNET_LABELS").map(PathBuf::from);
     let num_classes = match compiler.optimized_graph() {
         Ok(g) => g.values[g.output].shape.iter().product::<usize>(),
@@ -65,6 +67,32 @@ fn main() {
     if let Err(e) = compiler.compile_to(&out, "pplcnet_model") {
         fail(&e.to_string());
     }
+}
+
+/// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`), checked against the target's features.
+fn precision() -> pplcnet_codegen::Precision {
+    use pplcnet_codegen::Precision;
+    let Some(value) = std::env::var("PPLCNET_PRECISION")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        return Precision::F32;
+    };
+    let Some(p) = Precision::parse(&value) else {
+        fail(&format!(
+            "PPLCNET_PRECISION={value:?}: expected \"f32\" or \"bf16\""
+        ))
+    };
+    let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
+    let has = |f: &str| features.split(',').any(|x| x == f);
+    if p == Precision::Bf16 && !(has("avx512bf16") && has("avx512f")) {
+        fail(
+            "PPLCNET_PRECISION=bf16 needs a target with AVX512_BF16: build on such a CPU with \
+             `-C target-cpu=native` (as .cargo/config.toml does) or add \
+             `-C target-feature=+avx512f,+avx512bf16` to RUSTFLAGS",
+        );
+    }
+    p
 }
 
 /// Reads a PaddleClas label list: `<id> <name>` per line, ids 0..n in order.

@@ -56,7 +56,7 @@ pub use model::{
 pub struct ModelInfo {
     /// Model name (the source file's stem).
     pub name: &'static str,
-    /// The file it was compiled from.
+    /// The name of the file (or Paddle directory) it was compiled from, without its directory.
     pub source: &'static str,
     /// Parameters in the source graph (weights, biases, BatchNorm statistics).
     pub params: u64,
@@ -70,6 +70,8 @@ pub struct ModelInfo {
     pub weight_bytes: usize,
     /// True for the crate's seeded stand-in model, whose predictions are meaningless.
     pub seeded_default: bool,
+    /// The arithmetic of the pointwise convolutions (`PPLCNET_PRECISION` at build time).
+    pub precision: Precision,
     /// One entry per kernel call after fusion, in execution order.
     pub layers: &'static [LayerInfo],
 }
@@ -89,6 +91,16 @@ impl core::fmt::Display for LayerInfo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "{:<14} {}", self.kernel, self.summary)
     }
+}
+
+/// The arithmetic of a compiled model's pointwise convolutions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// f32 throughout (the default).
+    F32,
+    /// bf16 inputs and weights, f32 sums (AVX512_BF16), in the pointwise convolutions of more than
+    /// one pixel; everything else f32.
+    Bf16,
 }
 
 /// What the model's outputs are.

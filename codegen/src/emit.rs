@@ -21,6 +21,7 @@ pub struct ModuleInfo<'a> {
     pub macs: usize,
     pub output_is_probabilities: bool,
     pub seeded_default: bool,
+    pub precision: crate::Precision,
 }
 
 /// The generated source and weights.
@@ -49,7 +50,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             continue;
         }
         let start = blob.data.len().div_ceil(16) * 16;
-        let lowered = lower(g, plan, node, &mut blob, &rt)?;
+        let lowered = lower(g, plan, node, &mut blob, info.precision)?;
         lowered_layers.push((i, node, lowered, start..blob.data.len()));
     }
     prefetch_ahead(g, &mut lowered_layers);
@@ -121,7 +122,15 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let ws_len = plan.workspace_len.max(16);
     let ws_bytes = ws_len * 4;
     let name = &g.name;
-    let source = g.source.display().to_string();
+    let precision = match info.precision {
+        crate::Precision::F32 => quote!(F32),
+        crate::Precision::Bf16 => quote!(Bf16),
+    };
+    // The file name only: an absolute build path would make the binary depend on where it was built.
+    let source = g.source.file_name().map_or_else(
+        || g.source.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     let (params, macs) = (info.params as u64, info.macs as u64);
     let output = if info.output_is_probabilities {
         quote!(Probabilities)
@@ -157,6 +166,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             workspace_bytes: #ws_bytes,
             weight_bytes: #weight_bytes,
             seeded_default: #seeded,
+            precision: #rt::Precision::#precision,
             layers: &[#(#layer_infos),*],
         };
 
@@ -440,12 +450,20 @@ fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>)
     (split, names)
 }
 
+/// Whether a pointwise conv of `m` pixels and `k` input channels runs in bf16 under
+/// [`crate::Precision::Bf16`]: not the one-pixel, memory-bound ones (fully connected and
+/// squeeze-excite layers), nor layers wider than the kernel's stack buffer
+/// (`kernels::pwconv_bf16::MAX_K`).
+pub fn runs_in_bf16(m: usize, k: usize) -> bool {
+    m > 1 && k <= pack::PW_BF16_MAX_K
+}
+
 fn lower(
     g: &Graph,
     plan: &Plan,
     node: &Node,
     blob: &mut Blob,
-    _rt: &TokenStream,
+    precision: crate::Precision,
 ) -> Result<Lowered> {
     let unsupported = |why: String| Error::node(&g.source, &node.name, node.op.kind(), why);
     let in_shape = |i: usize| g.shape(node.inputs[i]).to_vec();
@@ -522,6 +540,38 @@ fn lower(
                     summary: format!(
                         "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
                         act_name(c.act)
+                    ),
+                    body,
+                    par_body: Some(par_body),
+                    reads_pixels: false,
+                    host: None,
+                });
+            }
+            if c.is_pointwise() && precision == crate::Precision::Bf16 && runs_in_bf16(ih * iw, cin)
+            {
+                let m = ih * iw;
+                let wseg = seg(blob.push(&pack::pointwise_bf16(&c.weight)));
+                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
+                let (split, src) = io(plan, &node.inputs, node.output);
+                let s0 = &src[0];
+                let residual = match src.get(1) {
+                    Some(r) => quote!(Some(#r)),
+                    None => quote!(None),
+                };
+                let body = quote! {
+                    #split
+                    k::pwconv_bf16::pwconv_bf16::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
+                };
+                let par_body = quote! {
+                    #split
+                    k::pwconv_bf16::pwconv_bf16_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
+                };
+                return Ok(Lowered {
+                    kernel: "pwconv_bf16",
+                    summary: format!(
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{} bf16",
+                        act_name(c.act),
+                        if c.residual { " +residual" } else { "" }
                     ),
                     body,
                     par_body: Some(par_body),

@@ -5,6 +5,8 @@ use crate::ir::{Conv, Tensor};
 
 /// Output-channel panel width of the pointwise GEMM kernel (`kernels::pwconv::NR` must agree).
 pub const PW_NR: usize = 32;
+/// Most input channels of a bf16 pointwise conv (`kernels::pwconv_bf16::MAX_K` must agree).
+pub const PW_BF16_MAX_K: usize = 2048;
 /// Channel block of the direct convolution from u8 pixels (`kernels::conv_u8::CO_BLOCK` must agree).
 pub const STEM_CO_BLOCK: usize = 16;
 
@@ -49,6 +51,31 @@ fn round_up(x: usize, m: usize) -> usize {
 pub fn pointwise(w: &Tensor) -> Vec<f32> {
     let (n, k) = (w.shape[0], w.shape[1]);
     gemm_panels(n, k, |col, kk| w.data[col * k + kk])
+}
+
+/// Pointwise weights `[N, K, 1, 1]` -> bf16 panels `[ceil(N/NR)][ceil(K/2)][NR]` of 32-bit words
+/// (stored as `f32` bit patterns): word `(p, j, c)` holds `bf16(w[p*NR + c][2j])` in its low half and
+/// `bf16(w[p*NR + c][2j + 1])` in its high half, zero past N and K (`kernels::pwconv_bf16` reads it).
+pub fn pointwise_bf16(w: &Tensor) -> Vec<f32> {
+    let (n, k) = (w.shape[0], w.shape[1]);
+    let (kp, panels) = (k.div_ceil(2), n.div_ceil(PW_NR));
+    let mut out = vec![0u32; panels * kp * PW_NR];
+    for col in 0..n {
+        for kk in 0..k {
+            let bits = bf16_bits(w.data[col * k + kk]) << (16 * (kk % 2));
+            out[((col / PW_NR) * kp + kk / 2) * PW_NR + col % PW_NR] |= bits;
+        }
+    }
+    out.into_iter().map(f32::from_bits).collect()
+}
+
+/// The bf16 bits of `x`, rounded to nearest even (quiet NaN stays NaN).
+pub fn bf16_bits(x: f32) -> u32 {
+    let b = x.to_bits();
+    if x.is_nan() {
+        return (b >> 16) | 0x40;
+    }
+    (b + 0x7fff + ((b >> 16) & 1)) >> 16
 }
 
 /// A `[K][N]` (input-major) matrix, e.g. a fully connected layer's, -> the pointwise panel layout.

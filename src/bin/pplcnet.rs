@@ -825,6 +825,11 @@ fn info() -> io::Result<ExitCode> {
             "no"
         }
     )?;
+    let precision = match m.precision {
+        pplcnet::Precision::F32 => "f32",
+        pplcnet::Precision::Bf16 => "bf16 pointwise convs (f32 sums), f32 elsewhere",
+    };
+    writeln!(out, "precision:        {precision}")?;
     let kind = match m.output {
         pplcnet::OutputKind::Probabilities => "probabilities (the graph ends in softmax)",
         pplcnet::OutputKind::Logits => "logits (no softmax in the graph)",

@@ -10,6 +10,8 @@ pub mod eltwise;
 pub mod par;
 pub mod pool;
 pub mod pwconv;
+#[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
+pub mod pwconv_bf16;
 pub mod simd;
 pub mod softmax;
 pub mod squeeze_excite;
