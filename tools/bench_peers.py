@@ -2,6 +2,8 @@
 """Latency of pplcnet's `classify` next to onnxruntime and OpenVINO on the same ONNX model, one run.
 
     cargo build --release && .venv/bin/python tools/bench_peers.py [--runs 300] [--rounds 2]
+    (bf16: PPLCNET_PRECISION=bf16 cargo build --release, copy target/release/pplcnet elsewhere,
+    rebuild without it, then add --bf16 --bf16-binary <copy>)
 
 Every engine runs `--runs` timed inferences (after warm-up) per round, at 1 and 2 threads, and the
 engines are interleaved round by round so machine noise hits them alike. Prints a Markdown table of
@@ -24,10 +26,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def embedded_model(binary):
+    """The ONNX file the binary embeds: `pplcnet info` names it (file name only), looked up in
+    model_assets/ and tests/data/models/."""
     out = subprocess.run([binary, "info"], check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         if line.startswith("source:"):
-            return line.split(":", 1)[1].strip()
+            name = line.split(":", 1)[1].strip()
+            for d in ("model_assets", os.path.join("tests", "data", "models")):
+                path = os.path.join(ROOT, d, name)
+                if os.path.isfile(path):
+                    return path
+            raise SystemExit(f"the binary embeds {name!r}, not found in model_assets/ or tests/data/models/: pass --model")
     raise SystemExit("pplcnet info did not name the source model")
 
 
@@ -92,6 +101,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts")
     ap.add_argument("--bf16", action="store_true", help="also OpenVINO at its default (bf16) precision")
+    ap.add_argument("--bf16-binary", help="also a pplcnet binary built with PPLCNET_PRECISION=bf16 (same model)")
     args = ap.parse_args()
 
     model = args.model or embedded_model(args.binary)
@@ -105,6 +115,8 @@ def main():
             engines = []
             if t == 1 or has_parallel:
                 engines.append(("pplcnet", pplcnet_engine(args.binary, t, args.runs, args.warmup)))
+            if args.bf16_binary and (t == 1 or has_parallel):
+                engines.append(("pplcnet bf16", pplcnet_engine(args.bf16_binary, t, args.runs, args.warmup)))
             fn, label = onnxruntime_engine(model, t)
             engines.append((label, lambda fn=fn: time_runs(fn, args.runs, args.warmup)))
             fn, label = openvino_engine(model, t, "f32")

@@ -289,6 +289,9 @@ struct PwCall {
     bseg: TokenStream,
     act: TokenStream,
     residual: TokenStream,
+    /// `kernels::pwconv_bf16` instead of `kernels::pwconv` (such calls host no prefetch: it has no
+    /// `_ahead` entries).
+    bf16: bool,
 }
 
 impl PwCall {
@@ -304,34 +307,34 @@ impl PwCall {
             bseg,
             act,
             residual,
+            bf16,
         } = self;
-        match ahead {
-            None => (
-                quote! {
-                    #split
-                    k::pwconv::pwconv::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
-                },
-                quote! {
-                    #split
-                    k::pwconv::pwconv_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
-                },
-            ),
-            Some(r) => {
-                let (a0, a1) = (r.start, r.end);
-                (
-                    quote! {
-                        #split
-                        k::pwconv::pwconv_ahead::<#m, #cin, #cout>(
-                            #s0, #wseg, #bseg, #act, #residual, dst, &w[#a0..#a1]);
-                    },
-                    quote! {
-                        #split
-                        k::pwconv::pwconv_par_ahead::<#m, #cin, #cout>(
-                            team, #s0, #wseg, #bseg, #act, #residual, dst, &w[#a0..#a1]);
-                    },
-                )
+        let name = |f: &str| {
+            if *bf16 {
+                format_ident!("{}", f.replacen("pwconv", "pwconv_bf16", 1))
+            } else {
+                format_ident!("{f}")
             }
-        }
+        };
+        let module = name("pwconv");
+        let (f, f_par) = match &ahead {
+            None => (name("pwconv"), name("pwconv_par")),
+            Some(_) => (name("pwconv_ahead"), name("pwconv_par_ahead")),
+        };
+        let ahead = ahead.map(|r| {
+            let (a0, a1) = (r.start, r.end);
+            quote!(, &w[#a0..#a1])
+        });
+        (
+            quote! {
+                #split
+                k::#module::#f::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst #ahead);
+            },
+            quote! {
+                #split
+                k::#module::#f_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst #ahead);
+            },
+        )
     }
 }
 
@@ -547,41 +550,14 @@ fn lower(
                     host: None,
                 });
             }
-            if c.is_pointwise() && precision == crate::Precision::Bf16 && runs_in_bf16(ih * iw, cin)
-            {
-                let m = ih * iw;
-                let wseg = seg(blob.push(&pack::pointwise_bf16(&c.weight)));
-                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
-                let (split, src) = io(plan, &node.inputs, node.output);
-                let s0 = &src[0];
-                let residual = match src.get(1) {
-                    Some(r) => quote!(Some(#r)),
-                    None => quote!(None),
-                };
-                let body = quote! {
-                    #split
-                    k::pwconv_bf16::pwconv_bf16::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst);
-                };
-                let par_body = quote! {
-                    #split
-                    k::pwconv_bf16::pwconv_bf16_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst);
-                };
-                return Ok(Lowered {
-                    kernel: "pwconv_bf16",
-                    summary: format!(
-                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{} bf16",
-                        act_name(c.act),
-                        if c.residual { " +residual" } else { "" }
-                    ),
-                    body,
-                    par_body: Some(par_body),
-                    reads_pixels: false,
-                    host: None,
-                });
-            }
             if c.is_pointwise() {
                 let m = usize_lit(ih * iw);
-                let wseg = seg(blob.push(&pack::pointwise(&c.weight)));
+                let bf16 = precision == crate::Precision::Bf16 && runs_in_bf16(m, cin);
+                let wseg = seg(blob.push(&if bf16 {
+                    pack::pointwise_bf16(&c.weight)
+                } else {
+                    pack::pointwise(&c.weight)
+                }));
                 let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
                 let (split, src) = io(plan, &node.inputs, node.output);
                 let s0 = &src[0];
@@ -599,19 +575,23 @@ fn lower(
                     bseg,
                     act,
                     residual,
+                    bf16,
                 };
                 let (body, par_body) = call.bodies(None);
                 return Ok(Lowered {
-                    kernel: "pwconv",
+                    kernel: if bf16 { "pwconv_bf16" } else { "pwconv" },
                     summary: format!(
-                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}",
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}{}",
                         act_name(c.act),
-                        if c.residual { " +residual" } else { "" }
+                        if c.residual { " +residual" } else { "" },
+                        if bf16 { " bf16" } else { "" }
                     ),
                     body,
                     par_body: Some(par_body),
                     reads_pixels: false,
-                    host: (m > 1).then_some(call),
+                    // bf16 layers host no prefetch: measured slower (6.85 -> 7.1 ms; they run twice
+                    // as fast, so the same weights would need twice the prefetch rate).
+                    host: (m > 1 && !bf16).then_some(call),
                 });
             }
             Err(unsupported(format!(
