@@ -8,7 +8,7 @@
 Every engine runs `--runs` timed inferences (after warm-up) per round, at 1 and 2 threads, and the
 engines are interleaved round by round so machine noise hits them alike. Prints a Markdown table of
 medians with each engine's ratio to pplcnet (the peer's latency divided by ours: > 1 means we are
-faster). The ONNX model is the one the binary embeds (`pplcnet info` names it) unless --model is given.
+faster); OpenVINO's default (bf16) precision is compared with pplcnet's bf16 build when both run. The ONNX model is the one the binary embeds (`pplcnet info` names it) unless --model is given.
 """
 
 import argparse
@@ -139,13 +139,15 @@ def main():
         cells = []
         for t in threads:
             meds = results.get((label, t))
-            ours = results.get(("pplcnet", t))
+            # bf16 engines (OpenVINO's default precision here) against pplcnet's bf16 build if run.
+            base = "pplcnet bf16" if "default precision" in label and ("pplcnet bf16", t) in results else "pplcnet"
+            ours = results.get((base, t))
             if not meds:
                 cells.append("n/a")
                 continue
             m = min(meds)
             spread = f"{min(meds):.2f}-{max(meds):.2f}" if len(meds) > 1 else f"{m:.2f}"
-            ratio = f" ({m / min(ours):.2f}x)" if ours and label != "pplcnet" else ""
+            ratio = f" ({m / min(ours):.2f}x{' vs bf16' if base != 'pplcnet' else ''})" if ours and label != base else ""
             cells.append(spread + ratio)
         print(f"| {label} | " + " | ".join(cells) + " |")
 
