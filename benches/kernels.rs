@@ -1,0 +1,135 @@
+//! The kernels alone, at PPLCNetV2_base's shapes: `cargo bench --bench kernels`.
+//!
+//! Throughput is in multiply-adds ("elements") per second: x2 for FLOP/s, against one core's
+//! 117 GFLOP/s f32 FMA peak (231 GFLOP/s with AVX512_BF16) on the machine of BENCHMARKS.md.
+//! Whole-model latency and the side-by-side comparison with other runtimes are `pplcnet bench` and
+//! `tools/bench_peers.py`.
+
+use criterion::measurement::WallTime;
+use criterion::{
+    black_box, criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput,
+};
+use pplcnet::kernels::{conv_u8, dwconv, pwconv, Relu};
+
+/// Seeded values in [-1, 1).
+fn values(n: usize) -> Vec<f32> {
+    let mut s = 0x9e37_79b9_7f4a_7c15u64;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    let panels = N.div_ceil(pwconv::NR);
+    let (src, w, bias) = (
+        values(M * K),
+        values(panels * K * pwconv::NR),
+        values(panels * pwconv::NR),
+    );
+    let mut dst = vec![0.0; M * N];
+    g.throughput(Throughput::Elements((M * K * N) as u64));
+    g.bench_function(format!("pwconv {M}x{K}->{N}"), |b| {
+        b.iter(|| pwconv::pwconv::<M, K, N>(black_box(&src), &w, &bias, Relu, None, &mut dst))
+    });
+    #[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
+    if M > 1 {
+        use pplcnet::kernels::pwconv_bf16;
+        let w = values(panels * K.div_ceil(2) * pwconv_bf16::NR);
+        g.bench_function(format!("pwconv_bf16 {M}x{K}->{N}"), |b| {
+            b.iter(|| {
+                pwconv_bf16::pwconv_bf16::<M, K, N>(
+                    black_box(&src),
+                    &w,
+                    &bias,
+                    Relu,
+                    None,
+                    &mut dst,
+                )
+            })
+        });
+    }
+}
+
+fn dw<const HW: usize, const C: usize, const K: usize, const S: usize>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+) {
+    let (src, w, bias) = (values(HW * HW * C), values(K * K * C), values(C));
+    let o = HW.div_ceil(S);
+    let mut dst = vec![0.0; o * o * C];
+    g.throughput(Throughput::Elements((o * o * C * K * K) as u64));
+    g.bench_function(format!("dwconv {HW}x{HW}x{C} k{K} s{S}"), |b| {
+        b.iter(|| run_dw::<HW, C, K, S>(black_box(&src), &w, &bias, &mut dst))
+    });
+}
+
+/// `dwconv` with "same" padding for odd `K` (the output side is `HW / S` rounded up).
+fn run_dw<const HW: usize, const C: usize, const K: usize, const S: usize>(
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    dst: &mut [f32],
+) {
+    match (HW, K, S) {
+        (112, 3, 1) => {
+            dwconv::dwconv::<112, 112, C, 112, 112, 3, 3, 1, 1, 1, 1>(src, w, bias, Relu, dst)
+        }
+        (14, 5, 1) => {
+            dwconv::dwconv::<14, 14, C, 14, 14, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst)
+        }
+        (7, 5, 1) => dwconv::dwconv::<7, 7, C, 7, 7, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst),
+        (28, 5, 2) => {
+            dwconv::dwconv::<28, 28, C, 14, 14, 5, 5, 2, 2, 2, 2>(src, w, bias, Relu, dst)
+        }
+        _ => unreachable!("add the shape to run_dw"),
+    }
+}
+
+fn stem(g: &mut BenchmarkGroup<'_, WallTime>) {
+    const CO: usize = 32;
+    let cop = CO.div_ceil(16) * 16;
+    let src: Vec<u8> = values(224 * 224 * 3)
+        .iter()
+        .map(|v| ((v + 1.0) * 127.0) as u8)
+        .collect();
+    let (w, bias, pad) = (values(9 * 3 * cop), values(cop), values(3));
+    let mut dst = vec![0.0; 112 * 112 * CO];
+    g.throughput(Throughput::Elements((112 * 112 * CO * 27) as u64));
+    g.bench_function("conv_u8 224x224x3->112x112x32 k3 s2", |b| {
+        b.iter(|| {
+            conv_u8::conv_u8::<224, 224, 3, 112, 112, CO, 3, 3, 2, 2, 1, 1>(
+                black_box(&src),
+                &w,
+                &bias,
+                &pad,
+                Relu,
+                &mut dst,
+            )
+        })
+    });
+}
+
+fn kernels(c: &mut Criterion) {
+    let mut g = c.benchmark_group("kernels");
+    g.sample_size(30);
+    stem(&mut g);
+    pw::<12544, 32, 64>(&mut g);
+    pw::<3136, 128, 128>(&mut g);
+    pw::<784, 256, 256>(&mut g);
+    pw::<196, 256, 512>(&mut g);
+    pw::<196, 512, 256>(&mut g);
+    pw::<49, 1024, 1024>(&mut g);
+    pw::<1, 1280, 1000>(&mut g);
+    dw::<112, 32, 3, 1>(&mut g);
+    dw::<28, 256, 5, 2>(&mut g);
+    dw::<14, 512, 5, 1>(&mut g);
+    dw::<7, 1024, 5, 1>(&mut g);
+    g.finish();
+}
+
+criterion_group!(benches, kernels);
+criterion_main!(benches);
