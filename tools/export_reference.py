@@ -142,8 +142,8 @@ PPL, PADDLECLAS_ROOT = load_pp_lcnet_v2()
 # ----------------------------------------------------------------------------------------
 # 2. Inputs
 # ----------------------------------------------------------------------------------------
-def make_inputs():
-    """Reference images: uint8 HWC RGB, 224x224."""
+def make_inputs(H=H, W=W):  # noqa: N803 (the module's constants, overridable for other sizes)
+    """Reference images: uint8 HWC RGB, 224x224 (or H x W)."""
     rng = np.random.default_rng(INPUT_SEED)
     y, x = np.mgrid[0:H, 0:W].astype(np.float64)
     ins = collections.OrderedDict()
@@ -181,13 +181,14 @@ def normalize(u8):
 # ----------------------------------------------------------------------------------------
 # 3. Seeded weights
 # ----------------------------------------------------------------------------------------
-def seeded_state(kwargs, seed, calib_x):
-    """Build the (unfused) network, randomize it and return its state dict as numpy."""
-    net = PPL.PPLCNetV2(**kwargs)
+def seeded_state(kwargs, seed, calib_x, build=None):
+    """Build the (unfused) network (`build(**kwargs)`, default PPLCNetV2), randomize it and
+    return its state dict as numpy."""
+    net = (build or PPL.PPLCNetV2)(**kwargs)
     net.eval()
     rng = np.random.default_rng(seed)
     for _, layer in net.named_sublayers():
-        if isinstance(layer, nn.BatchNorm2D):
+        if isinstance(layer, (nn.BatchNorm2D, nn.BatchNorm)):
             c = layer.weight.shape[0]
             layer.weight.set_value(rng.uniform(0.5, 1.5, c).astype(np.float32))
             layer.bias.set_value((rng.standard_normal(c) * 0.1).astype(np.float32))
@@ -249,8 +250,8 @@ def seeded_state(kwargs, seed, calib_x):
     return state, scales
 
 
-def make_model(kwargs, state, fused, softmax):
-    net = PPL.PPLCNetV2(**kwargs)
+def make_model(kwargs, state, fused, softmax, build=None):
+    net = (build or PPL.PPLCNetV2)(**kwargs)
     net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
     model = ExportModel(net, softmax)
     model.eval()
@@ -262,11 +263,11 @@ def make_model(kwargs, state, fused, softmax):
 # ----------------------------------------------------------------------------------------
 # 4. Export and run
 # ----------------------------------------------------------------------------------------
-def paddle_export(model, out_dir):
+def paddle_export(model, out_dir, hw=(H, W)):
     os.makedirs(out_dir, exist_ok=True)
     static = paddle.jit.to_static(
         model,
-        input_spec=[paddle.static.InputSpec(shape=[None, 3, H, W], dtype="float32", name="x")],
+        input_spec=[paddle.static.InputSpec(shape=[None, 3, *hw], dtype="float32", name="x")],
         full_graph=True)
     paddle.jit.save(static, os.path.join(out_dir, "inference"))
     for f in ("inference.json", "inference.pdiparams"):
@@ -274,16 +275,17 @@ def paddle_export(model, out_dir):
             raise RuntimeError(f"paddle.jit.save did not write {f} in {out_dir}")
 
 
-def to_onnx(paddle_dir, save_file):
+def to_onnx(paddle_dir, save_file, opset=OPSET):
     os.makedirs(os.path.dirname(save_file), exist_ok=True)
     if os.path.exists(save_file):
         os.remove(save_file)
     # Same call as the `paddle2onnx` CLI (default optimize_tool polygraphy) with --opset_version 11
+    # (other opsets: tools/export_family.py)
     paddle2onnx.export(
         model_filename=os.path.join(paddle_dir, "inference.json"),
         params_filename=os.path.join(paddle_dir, "inference.pdiparams"),
         save_file=save_file,
-        opset_version=OPSET,
+        opset_version=opset,
         auto_upgrade_opset=True,
         enable_onnx_checker=True,
         enable_experimental_op=True,

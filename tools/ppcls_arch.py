@@ -19,18 +19,27 @@ def _paddleclas_root():
 
 
 def load_pp_lcnet_v2():
-    """Import ppcls/arch/backbone/legendary_models/pp_lcnet_v2.py from the wheel.
+    """Import ppcls/arch/backbone/legendary_models/pp_lcnet_v2.py from the wheel (see
+    load_legendary)."""
+    return load_legendary("pp_lcnet_v2")
+
+
+def load_legendary(name):
+    """Import ppcls/arch/backbone/legendary_models/<name>.py from the wheel (pp_lcnet_v2,
+    pp_lcnet, mobilenet_v3, ...); returns (module, wheel root).
 
     The package __init__ files of ppcls pull in many unrelated dependencies, so register
     empty namespace modules for the packages (their __path__ points at the real folders,
     so the real theseus_layer.py and utils/logger.py are used) and stub the pretrained
     weight loader (it would import the downloader; we never load pretrained weights)."""
     root = _paddleclas_root()
-    for name in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
-                 "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models"):
-        mod = types.ModuleType(name)
-        mod.__path__ = [os.path.join(root, *name.split("."))]
-        sys.modules[name] = mod
+    if "ppcls.utils.save_load" in sys.modules:  # shim already in place
+        return importlib.import_module(f"ppcls.arch.backbone.legendary_models.{name}"), root
+    for pkg in ("ppcls", "ppcls.utils", "ppcls.arch", "ppcls.arch.backbone",
+                "ppcls.arch.backbone.base", "ppcls.arch.backbone.legendary_models"):
+        mod = types.ModuleType(pkg)
+        mod.__path__ = [os.path.join(root, *pkg.split("."))]
+        sys.modules[pkg] = mod
     save_load = types.ModuleType("ppcls.utils.save_load")
 
     def load_dygraph_pretrain(*args, **kwargs):
@@ -38,7 +47,7 @@ def load_pp_lcnet_v2():
 
     save_load.load_dygraph_pretrain = load_dygraph_pretrain
     sys.modules["ppcls.utils.save_load"] = save_load
-    module = importlib.import_module("ppcls.arch.backbone.legendary_models.pp_lcnet_v2")
+    module = importlib.import_module(f"ppcls.arch.backbone.legendary_models.{name}")
     return module, root
 
 
