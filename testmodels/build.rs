@@ -23,13 +23,29 @@ use support::{GraphBuilder, Rng};
 
 /// Stems of the committed ONNX models (files in `tests/data/models/`, references in
 /// `tests/data/reference/<stem>/`).
-const ONNX_MODELS: [&str; 6] = [
+/// The first six come from `tools/export_reference.py`, the others from `tools/export_family.py`.
+const ONNX_MODELS: [&str; 21] = [
     "pplcnetv2_base_fused_logits",
     "pplcnetv2_base_unfused_logits",
     "pplcnetv2_x0_25_c10_fused_logits",
     "pplcnetv2_x0_25_c10_fused_softmax",
     "pplcnetv2_x0_25_c10_unfused_logits",
     "pplcnetv2_x0_25_c10_unfused_softmax",
+    "pplcnetv2_small_fused_logits",
+    "pplcnetv2_large_fused_logits",
+    "pplcnet_x2_5_logits",
+    "mobilenetv3_large_x1_25_logits",
+    "pplcnet_x1_0_c102_logits",
+    "pplcnet_x0_25_c10_logits",
+    "pplcnet_x0_25_c10_opset13_softmax",
+    "pplcnet_x0_25_c10_192_logits",
+    "pplcnet_x0_25_c10_torchstyle_logits",
+    "mobilenetv3_large_x0_35_c10_torchstyle_logits",
+    "pplcnetv2_tiny_opset9_logits",
+    "pplcnetv2_tiny_opset13_logits",
+    "pplcnetv2_tiny_opset13_unfused_logits",
+    "pplcnetv2_tiny_onnxslim_logits",
+    "pplcnetv2_tiny_torchstyle_logits",
 ];
 
 /// Paddle-format exports (`tests/data/paddle/`: a legacy `inference.pdmodel` and a PIR `inference.json`
@@ -81,7 +97,7 @@ fn main() {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, run: runner!({stem}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}) }},"
         )
         .unwrap();
     }
@@ -109,7 +125,7 @@ fn main() {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, run: runner!({stem}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}) }},"
         )
         .unwrap();
     }
@@ -189,7 +205,7 @@ fn bf16_models(root: &Path, out: &Path, models: &mut String) {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, run: runner!({module}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, input_len: {module}::INPUT_LEN, run: runner!({module}) }},"
         )
         .unwrap();
     }

@@ -9,7 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
-use pplcnet_codegen::ir::{Activation, Graph, Op};
+use pplcnet_codegen::ir::{Activation, Graph, Op, Tensor, ValueId};
 use pplcnet_codegen::load::load_model;
 use pplcnet_codegen::{interpret, passes, InputSpec};
 use support::{GraphBuilder, Rng};
@@ -335,4 +335,82 @@ fn rep_branch_fusion() {
         assert_eq!(count(&optimized, "Conv"), 2, "{name}: optimize");
         assert_same_outputs(&format!("{name}: optimize"), &g, &optimized);
     }
+}
+
+/// `clip(x + b, 0, m) * (1/m)`: a hard-sigmoid.
+fn hard_sigmoid_arithmetic(b: &mut GraphBuilder, x: ValueId, beta: f32, m: f32) -> ValueId {
+    let y = b.add_const(x, Tensor::new(vec![1], vec![beta]));
+    let y = b.act(y, Activation::Clip { min: 0.0, max: m });
+    b.mul_const(y, Tensor::new(vec![1], vec![1.0 / m]))
+}
+
+/// Torch's hard-swish `x * (clip(x + 3, 0, 6) / 6)`, paddle2onnx's `x * HardSigmoid(x)` and an SE
+/// gate `clip(x + 2.5, 0, 5) / 5` become activations fused into the convs; a clip whose scale is
+/// not `1/max` stays arithmetic.
+#[test]
+fn hard_swish_and_hard_sigmoid_arithmetic() {
+    let (mut b, x) = GraphBuilder::new("hard_swish", 9, 7, true);
+    let x = b.conv(x, 17, 3, 2, 1);
+    let g = hard_sigmoid_arithmetic(&mut b, x, 3.0, 6.0);
+    let x = b.binary(Op::Mul, x, g);
+    let x = b.conv(x, 24, 1, 1, 1);
+    let g = b.act(
+        x,
+        Activation::HardSigmoid {
+            alpha: 1.0 / 6.0,
+            beta: 0.5,
+        },
+    );
+    let x = b.binary(Op::Mul, g, x);
+    let p = b.global_pool(x);
+    let s = b.conv(p, 6, 1, 1, 1);
+    let s = b.act(s, Activation::Relu);
+    let s = b.conv(s, 24, 1, 1, 1);
+    let s = hard_sigmoid_arithmetic(&mut b, s, 2.5, 5.0);
+    let x = b.binary(Op::Mul, x, s);
+    let x = b.conv(x, 8, 1, 1, 1);
+    // Not a hard-sigmoid: clip(x + 1, 0, 4) * 0.5.
+    let y = b.add_const(x, Tensor::new(vec![1], vec![1.0]));
+    let y = b.act(y, Activation::Clip { min: 0.0, max: 4.0 });
+    let y = b.mul_const(y, Tensor::new(vec![1], vec![0.5]));
+    let g = b.finish(y);
+
+    let mut fused = g.clone();
+    assert!(
+        passes::fuse_hard_sigmoid(&mut fused),
+        "hard-sigmoid did not fire"
+    );
+    assert_eq!(
+        count(&fused, "MulConst"),
+        1,
+        "two of three clips are hard-sigmoids"
+    );
+    assert!(
+        passes::fuse_hard_swish(&mut fused),
+        "hard-swish did not fire"
+    );
+    assert_eq!(count(&fused, "Mul"), 1, "only the SE channel scale is left");
+    let hs = |g: &Graph| {
+        g.nodes
+            .iter()
+            .filter(|n| matches!(n.op, Op::Act(Activation::HardSwish)))
+            .count()
+    };
+    assert_eq!(hs(&fused), 2);
+    assert_same_outputs("fuse_hard_sigmoid + fuse_hard_swish", &g, &fused);
+
+    let mut optimized = g.clone();
+    passes::optimize(&mut optimized);
+    assert_eq!(
+        count(&optimized, "Activation"),
+        0,
+        "every activation in a conv epilogue"
+    );
+    assert_eq!(
+        count(&optimized, "MulConst"),
+        1,
+        "the scale of the clip that is no hard-sigmoid"
+    );
+    assert_eq!(count(&optimized, "SqueezeExcite"), 1);
+    assert_same_outputs("optimize", &g, &optimized);
 }

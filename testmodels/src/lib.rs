@@ -25,6 +25,8 @@ pub struct Model {
     /// File stem under `tests/data/models/` (and reference directory under `tests/data/reference/`).
     pub stem: &'static str,
     pub info: &'static pplcnet::ModelInfo,
+    /// Bytes of its input image (height x width x 3).
+    pub input_len: usize,
     /// Runs the model on one HWC RGB image.
     pub run: fn(&[u8]) -> Vec<f32>,
 }

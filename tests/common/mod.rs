@@ -25,6 +25,25 @@ pub fn data_dir() -> PathBuf {
 
 /// Every reference input with the expected output of `model` (a directory under tests/data/reference).
 pub fn reference_cases(model: &str) -> Vec<Case> {
+    reference_cases_sized(model, pplcnet::INPUT_LEN)
+}
+
+/// As [`reference_cases`] for a model whose square input has `input_len` bytes: inputs other than
+/// 224x224 are in `tests/data/inputs/<side>x<side>/`.
+pub fn reference_cases_sized(model: &str, input_len: usize) -> Vec<Case> {
+    let side = (1..=input_len)
+        .find(|s| s * s * 3 >= input_len)
+        .unwrap_or(0);
+    assert_eq!(
+        side * side * 3,
+        input_len,
+        "{model}: input is not square RGB"
+    );
+    let inputs = if side == 224 {
+        data_dir().join("inputs")
+    } else {
+        data_dir().join("inputs").join(format!("{side}x{side}"))
+    };
     let dir = data_dir().join("reference").join(model);
     let mut cases: Vec<Case> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -32,8 +51,7 @@ pub fn reference_cases(model: &str) -> Vec<Case> {
         .filter(|p| p.extension().is_some_and(|x| x == "f32"))
         .map(|p| {
             let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
-            let input = std::fs::read(data_dir().join("inputs").join(format!("{name}.u8")))
-                .expect("input file");
+            let input = std::fs::read(inputs.join(format!("{name}.u8"))).expect("input file");
             let bytes = std::fs::read(&p).expect("reference file");
             let expected = bytes
                 .chunks_exact(4)

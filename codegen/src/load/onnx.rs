@@ -659,14 +659,10 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
                     Op::AddConst(t)
                 }
                 ("Div", false) => {
-                    // x / c is x * (1/c) only up to rounding; accept exact reciprocals (powers of two) only.
-                    if t.data
-                        .iter()
-                        .any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0))
-                    {
-                        return Err(ctx.err(
-                            "division by a constant that is not a power of two is not supported",
-                        ));
+                    // x / c becomes x * (1/c): exact for powers of two, within one rounding otherwise
+                    // (torch exports write hard-sigmoid as `clip(x + 3, 0, 6) / 6`).
+                    if let Some(v) = t.data.iter().find(|v| !v.is_normal()) {
+                        return Err(ctx.err(format!("division by the constant {v}")));
                     }
                     t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
                     Op::MulConst(t)

@@ -6,6 +6,8 @@ mod fold_bias_add;
 mod fold_constant_scales;
 mod fold_input_normalization;
 mod fuse_activation;
+mod fuse_hard_sigmoid;
+mod fuse_hard_swish;
 mod fuse_rep_branches;
 mod fuse_residual_add;
 mod fuse_squeeze_excite;
@@ -16,6 +18,8 @@ pub use fold_bias_add::fold_bias_add;
 pub use fold_constant_scales::fold_constant_scales;
 pub use fold_input_normalization::fold_input_normalization;
 pub use fuse_activation::fuse_activation;
+pub use fuse_hard_sigmoid::fuse_hard_sigmoid;
+pub use fuse_hard_swish::fuse_hard_swish;
 pub use fuse_rep_branches::fuse_rep_branches;
 pub use fuse_residual_add::fuse_residual_add;
 pub use fuse_squeeze_excite::fuse_squeeze_excite;
@@ -25,13 +29,16 @@ use crate::ir::{Graph, Node, ValueId};
 
 /// Runs every pass, in order, until the graph stops changing.
 pub fn optimize(graph: &mut Graph) {
-    let passes: [fn(&mut Graph) -> bool; 9] = [
+    let passes: [fn(&mut Graph) -> bool; 11] = [
         remove_identities,
+        // before fold_bias_add, which would take its `+ b` into a producing conv's bias
+        fuse_hard_sigmoid,
         fold_bias_add,
         fold_batch_norm,
         fuse_rep_branches,
         fold_constant_scales,
         fold_input_normalization,
+        fuse_hard_swish,
         fuse_activation,
         fuse_squeeze_excite,
         fuse_residual_add,
