@@ -24,7 +24,7 @@ use support::{GraphBuilder, Rng};
 /// Stems of the committed ONNX models (files in `tests/data/models/`, references in
 /// `tests/data/reference/<stem>/`).
 /// The first six come from `tools/export_reference.py`, the others from `tools/export_family.py`.
-const ONNX_MODELS: [&str; 21] = [
+const ONNX_MODELS: [&str; 22] = [
     "pplcnetv2_base_fused_logits",
     "pplcnetv2_base_unfused_logits",
     "pplcnetv2_x0_25_c10_fused_logits",
@@ -40,6 +40,7 @@ const ONNX_MODELS: [&str; 21] = [
     "pplcnet_x0_25_c10_opset13_softmax",
     "pplcnet_x0_25_c10_192_logits",
     "pplcnet_x0_25_c10_torchstyle_logits",
+    "pplcnet_x0_25_c10_torchstyle_opset9_logits",
     "mobilenetv3_large_x0_35_c10_torchstyle_logits",
     "pplcnetv2_tiny_opset9_logits",
     "pplcnetv2_tiny_opset13_logits",

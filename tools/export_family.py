@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -31,6 +32,7 @@ import export_reference as ER  # noqa: E402  (sets threads, imports paddle/onnx/
 from ppcls_arch import load_legendary  # noqa: E402
 
 import onnx  # noqa: E402
+import paddle  # noqa: E402
 from onnx import helper, numpy_helper  # noqa: E402
 
 V2, _ = load_legendary("pp_lcnet_v2")
@@ -77,6 +79,8 @@ MODELS = [
     spec("pplcnet_x0_25_c10_192_logits", V1_X0_25_C10, size=192,
          note="fixed 192x192 input (weights calibrated at 224, as pplcnet_x0_25_c10)"),
     spec("pplcnet_x0_25_c10_torchstyle_logits", V1_X0_25_C10, opset=13, post="torchstyle"),
+    spec("pplcnet_x0_25_c10_torchstyle_opset9_logits", V1_X0_25_C10, opset=9, post="torchstyle",
+         note="torch-style at opset 9: Clip bounds as attributes"),
     # MobileNetV3 reduced, torch-style (hard-swish and SE hard-sigmoid as Clip arithmetic)
     spec("mobilenetv3_large_x0_35_c10_torchstyle_logits", MV3_X0_35_C10, opset=13,
          post="torchstyle", note="MobileNetV3_large_x0_35, 10 classes"),
@@ -109,6 +113,7 @@ def torch_style(model):
     `output`)."""
     m = copy.deepcopy(model)
     g = m.graph
+    opset = next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
     inits = {t.name: numpy_helper.to_array(t) for t in g.initializer}
     consumers = collections.defaultdict(list)
     for n in g.node:
@@ -132,7 +137,10 @@ def torch_style(model):
             alpha, beta = a.get("alpha", 0.2), a.get("beta", 0.5)
             t1, t2 = n.output[0] + "_add", n.output[0] + "_clip"
             nodes.append(helper.make_node("Add", [n.input[0], const(beta / alpha)], [t1]))
-            nodes.append(helper.make_node("Clip", [t1, const(0.0), const(1.0 / alpha)], [t2]))
+            if opset < 11:  # bounds are attributes before opset 11, inputs after
+                nodes.append(helper.make_node("Clip", [t1], [t2], min=0.0, max=1.0 / alpha))
+            else:
+                nodes.append(helper.make_node("Clip", [t1, const(0.0), const(1.0 / alpha)], [t2]))
             nodes.append(helper.make_node("Div", [t2, const(1.0 / alpha)], [n.output[0]]))
         elif (n.op_type == "MatMul" and n.input[1] in inits
               and len(consumers[n.output[0]]) == 1
@@ -207,8 +215,6 @@ def size_inputs(size):
 
 
 def main():
-    import tempfile
-    import paddle
     logging.getLogger().setLevel(logging.ERROR)
     paddle.seed(0)
     np.random.seed(0)
@@ -237,73 +243,10 @@ def main():
     for s in MODELS:
         if only and s["stem"] not in only:
             continue
-        stem, net = s["stem"], s["net"]
-        ER.log(f"\n=== {stem}: {net['build'].__name__}({net['kwargs']}) opset {s['opset']} "
-               f"{'fused' if s['fused'] else 'unfused'} {s['post'] or ''}")
-        key = (net["build"].__name__, json.dumps(net["kwargs"], sort_keys=True), net["seed"])
-        if key not in states:
-            states[key] = ER.seeded_state(net["kwargs"], net["seed"], calib_x, net["build"])[0]
-        state = states[key]
-        model = ER.make_model(net["kwargs"], state, s["fused"], s["softmax"], net["build"])
-        ins = size_inputs(s["size"])
-        xs = [ER.normalize(u8) for u8 in ins.values()]
-        dy = ER.run_dygraph(model, xs)
-        path = P(f"tests/data/models/{stem}.onnx")
-        with tempfile.TemporaryDirectory(prefix="pplcnet_family_") as tmp:
-            pdir = os.path.join(tmp, "paddle")
-            ER.paddle_export(model, pdir, hw=(s["size"], s["size"]))
-            raw = os.path.join(tmp, "raw.onnx")
-            omodel, opsets = ER.to_onnx(pdir, raw, opset=s["opset"])
-            raw_out = ER.run_ort(raw, xs)
-            if s["post"] == "onnxslim":
-                omodel = slim(omodel)
-            elif s["post"] == "torchstyle":
-                omodel = torch_style(omodel)
-            onnx.save(omodel, path)
-        ox = ER.run_ort(path, xs)
-        ox_opt = ER.run_ort(path, xs, optimized=True)
-        logits = np.stack(ox)
-        spread = float((logits.max(0) - logits.min(0)).max())
-        if spread < 1e-3:
-            raise SystemExit(f"{stem}: outputs hardly depend on the input (spread {spread})")
-        if not s["softmax"] and not (5e-1 < np.abs(logits).max() < 100):
-            raise SystemExit(f"{stem}: logit magnitudes out of range")
-        for name, out in zip(ins, ox):
-            ER.write_f32(P(f"tests/data/reference/{stem}/{name}.f32"), out)
-        stats = ER.graph_stats(onnx.load(path))
-        e = collections.OrderedDict()
-        e["file"] = f"tests/data/models/{stem}.onnx"
-        e["sha256"] = ER.sha256(path)
-        e["bytes"] = os.path.getsize(path)
-        e["constructor"] = f"{net['build'].__module__.split('.')[-1]}.{net['build'].__name__}"
-        e["kwargs"] = net["kwargs"]
-        e["weight_seed"] = net["seed"]
-        e["fused"] = s["fused"]
-        e["output_kind"] = "probabilities" if s["softmax"] else "logits"
-        e["paddle2onnx_opset"] = s["opset"]
-        e["opset"] = {o.domain or "ai.onnx": o.version for o in omodel.opset_import}
-        e["post"] = s["post"]
-        e["note"] = s["note"]
-        e["input_size"] = [s["size"], s["size"]]
-        e["inputs"] = (f"tests/data/inputs/{s['size']}x{s['size']}" if s["size"] != ER.H
-                       else "tests/data/inputs")
-        e["spreads"] = collections.OrderedDict([
-            ("ort_vs_paddle_dygraph", ER.maxdiff(ox, dy)),
-            ("ort_vs_ort_all_optimizations", ER.maxdiff(ox, ox_opt)),
-            ("ort_vs_paddle2onnx_output_before_post", ER.maxdiff(ox, raw_out)),
-            ("logit_spread_across_inputs", spread),
-        ])
-        e["argmax"] = logits.argmax(1).tolist()
-        e["graph"] = stats
-        models[stem] = e
-        ER.log(f"{e['bytes']} bytes, ops {stats['op_counts']}")
-        ER.log("spreads: " + ", ".join(f"{k} {v:.2e}" for k, v in e["spreads"].items())
-               + f"; argmax {e['argmax']}")
-        if e["spreads"]["ort_vs_paddle_dygraph"] > 1e-4:
-            raise SystemExit(f"{stem}: onnxruntime and Paddle dygraph disagree")
-        # onnxslim folds BatchNorm into the convs: float rounding only
-        if e["spreads"]["ort_vs_paddle2onnx_output_before_post"] > 1e-4:
-            raise SystemExit(f"{stem}: {s['post']} changed the outputs")
+        # Paddle names parameters from process-wide counters: a fresh namespace per model keeps
+        # each file independent of which models were exported before it.
+        with paddle.utils.unique_name.guard():
+            export_one(s, P, calib_x, states, models)
     manifest["models"] = collections.OrderedDict(
         (s["stem"], models[s["stem"]]) for s in MODELS if s["stem"] in models)
     manifest["total_onnx_bytes"] = sum(e["bytes"] for e in manifest["models"].values())
@@ -311,6 +254,78 @@ def main():
         json.dump(manifest, f, indent=2)
         f.write("\n")
     ER.log(f"\ntotal ONNX bytes: {manifest['total_onnx_bytes']}")
+
+
+def export_one(s, P, calib_x, states, models):
+    """Exports one model of MODELS, writes its references and adds its manifest entry."""
+    stem, net = s["stem"], s["net"]
+    ER.log(f"\n=== {stem}: {net['build'].__name__}({net['kwargs']}) opset {s['opset']} "
+           f"{'fused' if s['fused'] else 'unfused'} {s['post'] or ''}")
+    key = (net["build"].__name__, json.dumps(net["kwargs"], sort_keys=True), net["seed"])
+    if key not in states:  # computed once per network, in its own name space
+        with paddle.utils.unique_name.guard():
+            states[key] = ER.seeded_state(net["kwargs"], net["seed"], calib_x, net["build"])[0]
+    state = states[key]
+    model = ER.make_model(net["kwargs"], state, s["fused"], s["softmax"], net["build"])
+    ins = size_inputs(s["size"])
+    xs = [ER.normalize(u8) for u8 in ins.values()]
+    dy = ER.run_dygraph(model, xs)
+    path = P(f"tests/data/models/{stem}.onnx")
+    with tempfile.TemporaryDirectory(prefix="pplcnet_family_") as tmp:
+        pdir = os.path.join(tmp, "paddle")
+        ER.paddle_export(model, pdir, hw=(s["size"], s["size"]))
+        raw = os.path.join(tmp, "raw.onnx")
+        omodel, opsets = ER.to_onnx(pdir, raw, opset=s["opset"])
+        raw_out = ER.run_ort(raw, xs)
+        if s["post"] == "onnxslim":
+            omodel = slim(omodel)
+        elif s["post"] == "torchstyle":
+            omodel = torch_style(omodel)
+        onnx.save(omodel, path)
+    ox = ER.run_ort(path, xs)
+    ox_opt = ER.run_ort(path, xs, optimized=True)
+    logits = np.stack(ox)
+    spread = float((logits.max(0) - logits.min(0)).max())
+    if spread < 1e-3:
+        raise SystemExit(f"{stem}: outputs hardly depend on the input (spread {spread})")
+    if not s["softmax"] and not (5e-1 < np.abs(logits).max() < 100):
+        raise SystemExit(f"{stem}: logit magnitudes out of range")
+    for name, out in zip(ins, ox):
+        ER.write_f32(P(f"tests/data/reference/{stem}/{name}.f32"), out)
+    stats = ER.graph_stats(onnx.load(path))
+    e = collections.OrderedDict()
+    e["file"] = f"tests/data/models/{stem}.onnx"
+    e["sha256"] = ER.sha256(path)
+    e["bytes"] = os.path.getsize(path)
+    e["constructor"] = f"{net['build'].__module__.split('.')[-1]}.{net['build'].__name__}"
+    e["kwargs"] = net["kwargs"]
+    e["weight_seed"] = net["seed"]
+    e["fused"] = s["fused"]
+    e["output_kind"] = "probabilities" if s["softmax"] else "logits"
+    e["paddle2onnx_opset"] = s["opset"]
+    e["opset"] = {o.domain or "ai.onnx": o.version for o in omodel.opset_import}
+    e["post"] = s["post"]
+    e["note"] = s["note"]
+    e["input_size"] = [s["size"], s["size"]]
+    e["inputs"] = (f"tests/data/inputs/{s['size']}x{s['size']}" if s["size"] != ER.H
+                   else "tests/data/inputs")
+    e["spreads"] = collections.OrderedDict([
+        ("ort_vs_paddle_dygraph", ER.maxdiff(ox, dy)),
+        ("ort_vs_ort_all_optimizations", ER.maxdiff(ox, ox_opt)),
+        ("ort_vs_paddle2onnx_output_before_post", ER.maxdiff(ox, raw_out)),
+        ("logit_spread_across_inputs", spread),
+    ])
+    e["argmax"] = logits.argmax(1).tolist()
+    e["graph"] = stats
+    models[stem] = e
+    ER.log(f"{e['bytes']} bytes, ops {stats['op_counts']}")
+    ER.log("spreads: " + ", ".join(f"{k} {v:.2e}" for k, v in e["spreads"].items())
+           + f"; argmax {e['argmax']}")
+    if e["spreads"]["ort_vs_paddle_dygraph"] > 1e-4:
+        raise SystemExit(f"{stem}: onnxruntime and Paddle dygraph disagree")
+    # onnxslim folds BatchNorm into the convs: float rounding only
+    if e["spreads"]["ort_vs_paddle2onnx_output_before_post"] > 1e-4:
+        raise SystemExit(f"{stem}: {s['post']} changed the outputs")
 
 
 if __name__ == "__main__":
