@@ -539,10 +539,14 @@ def main():
     shutil.copyfile(os.path.join(PADDLECLAS_ROOT, "ppcls/utils/imagenet1k_label_list.txt"),
                     P("model_assets/imagenet1k_label_list.txt"))
 
+    # Only this script's reference directories are replaced (tools/export_family.py writes others).
     ref_root = P("tests/data/reference")
-    if os.path.isdir(ref_root):
-        shutil.rmtree(ref_root)
-    os.makedirs(ref_root)
+    stems = [os.path.splitext(os.path.basename(t))[0] for spec in MODELS for t in spec["onnx"].values()]
+    stems += [f"paddle_{kind}_{spec['name']}" for spec in MODELS for kind in ("pir", "legacy")]
+    for stem in stems:
+        if os.path.isdir(os.path.join(ref_root, stem)):
+            shutil.rmtree(os.path.join(ref_root, stem))
+    os.makedirs(ref_root, exist_ok=True)
 
     manifest = collections.OrderedDict()
     manifest["generator"] = "tools/export_reference.py"
