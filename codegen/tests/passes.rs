@@ -162,6 +162,21 @@ fn base_unfused_logits() {
     whole_model("pplcnetv2_base_unfused_logits");
 }
 
+/// The other architectures and exporters (`tools/export_family.py`): paddle2onnx's hard-swish
+/// `x * HardSigmoid(x)`, torch-style `clip(x + 3, 0, 6) / 6` arithmetic, Gemm, Flatten, Constant
+/// nodes, MobileNetV3's residual adds and 5x5 depthwise convs all fold or fuse away.
+#[test]
+fn family_small_models() {
+    for stem in [
+        "pplcnet_x0_25_c10_logits",
+        "pplcnet_x0_25_c10_torchstyle_opset9_logits",
+        "mobilenetv3_large_x0_35_c10_torchstyle_logits",
+        "pplcnetv2_tiny_torchstyle_logits",
+    ] {
+        whole_model(stem);
+    }
+}
+
 /// Branch fusion at build time reproduces PaddleClas's own `re_parameterize()`: the optimized unfused
 /// export has the same ops, shapes and (up to rounding) weights as the optimized fused export.
 #[test]
