@@ -52,9 +52,12 @@ MV3_X0_35_C10 = dict(build=MV3.MobileNetV3_large_x0_35, kwargs=dict(class_num=10
                      seed=SEED + 5)
 
 
-def spec(stem, net, fused=True, softmax=False, opset=11, post=None, size=224, note=""):
+def spec(stem, net, fused=True, softmax=False, opset=11, post=None, size=224, dynamic=False,
+         note=""):
+    """One exported graph; `size` is the side of its reference inputs, `dynamic` leaves the
+    graph's H and W unset (the compiler takes them from PPLCNET_INPUT_SIZE)."""
     return dict(stem=stem, net=net, fused=fused, softmax=softmax, opset=opset, post=post,
-                size=size, note=note)
+                size=size, dynamic=dynamic, note=note)
 
 
 MODELS = [
@@ -78,6 +81,8 @@ MODELS = [
     spec("pplcnet_x0_25_c10_opset13_softmax", V1_X0_25_C10, opset=13, softmax=True),
     spec("pplcnet_x0_25_c10_192_logits", V1_X0_25_C10, size=192,
          note="fixed 192x192 input (weights calibrated at 224, as pplcnet_x0_25_c10)"),
+    spec("pplcnet_x0_25_c10_dynamic_logits", V1_X0_25_C10, size=256, dynamic=True,
+         note="dynamic H and W ([N, 3, H, W]); references at 256x256 (PPLCNET_INPUT_SIZE=256)"),
     spec("pplcnet_x0_25_c10_torchstyle_logits", V1_X0_25_C10, opset=13, post="torchstyle"),
     spec("pplcnet_x0_25_c10_torchstyle_opset9_logits", V1_X0_25_C10, opset=9, post="torchstyle",
          note="torch-style at opset 9: Clip bounds as attributes"),
@@ -273,7 +278,7 @@ def export_one(s, P, calib_x, states, models):
     path = P(f"tests/data/models/{stem}.onnx")
     with tempfile.TemporaryDirectory(prefix="pplcnet_family_") as tmp:
         pdir = os.path.join(tmp, "paddle")
-        ER.paddle_export(model, pdir, hw=(s["size"], s["size"]))
+        ER.paddle_export(model, pdir, hw=(None, None) if s["dynamic"] else (s["size"], s["size"]))
         raw = os.path.join(tmp, "raw.onnx")
         omodel, opsets = ER.to_onnx(pdir, raw, opset=s["opset"])
         raw_out = ER.run_ort(raw, xs)
@@ -292,7 +297,11 @@ def export_one(s, P, calib_x, states, models):
         raise SystemExit(f"{stem}: logit magnitudes out of range")
     for name, out in zip(ins, ox):
         ER.write_f32(P(f"tests/data/reference/{stem}/{name}.f32"), out)
-    stats = ER.graph_stats(onnx.load(path))
+    fixed = onnx.load(path)
+    if s["dynamic"]:  # statistics at the reference size (graph_stats needs static shapes)
+        for d in fixed.graph.input[0].type.tensor_type.shape.dim[2:]:
+            d.dim_value = s["size"]
+    stats = ER.graph_stats(fixed)
     e = collections.OrderedDict()
     e["file"] = f"tests/data/models/{stem}.onnx"
     e["sha256"] = ER.sha256(path)
@@ -307,6 +316,7 @@ def export_one(s, P, calib_x, states, models):
     e["post"] = s["post"]
     e["note"] = s["note"]
     e["input_size"] = [s["size"], s["size"]]
+    e["dynamic_input_size"] = s["dynamic"]
     e["inputs"] = (f"tests/data/inputs/{s['size']}x{s['size']}" if s["size"] != ER.H
                    else "tests/data/inputs")
     e["spreads"] = collections.OrderedDict([

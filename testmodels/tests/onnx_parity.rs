@@ -72,6 +72,7 @@ parity! {
     v1_x0_25_c10: "pplcnet_x0_25_c10_logits",
     v1_x0_25_c10_opset13_softmax: "pplcnet_x0_25_c10_opset13_softmax",
     v1_x0_25_c10_input_192: "pplcnet_x0_25_c10_192_logits",
+    v1_x0_25_c10_dynamic_input_256: "pplcnet_x0_25_c10_dynamic_logits",
     v1_x0_25_c10_torchstyle: "pplcnet_x0_25_c10_torchstyle_logits",
     v1_x0_25_c10_torchstyle_opset9: "pplcnet_x0_25_c10_torchstyle_opset9_logits",
     mobilenetv3_x0_35_c10_torchstyle: "mobilenetv3_large_x0_35_c10_torchstyle_logits",
