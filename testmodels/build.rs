@@ -55,7 +55,7 @@ const DYNAMIC_MODELS: [(&str, usize); 1] = [("pplcnet_x0_25_c10_dynamic_logits",
 
 /// Paddle-format exports (`tests/data/paddle/`: a legacy `inference.pdmodel` and a PIR `inference.json`
 /// directory), named after their Paddle Inference references `tests/data/reference/<stem>/`.
-const PADDLE_MODELS: [(&str, &str); 2] = [
+const PADDLE_MODELS: [(&str, &str); 4] = [
     (
         "paddle_legacy_pplcnetv2_x0_25_c10",
         "tests/data/paddle/pplcnetv2_x0_25_c10_legacy",
@@ -63,6 +63,15 @@ const PADDLE_MODELS: [(&str, &str); 2] = [
     (
         "paddle_pir_pplcnetv2_x0_25_c10",
         "tests/data/paddle/pplcnetv2_x0_25_c10",
+    ),
+    // tools/export_family.py: PP-LCNet V1 and MobileNetV3 (logits)
+    (
+        "paddle_pir_pplcnet_x0_25_c10",
+        "tests/data/paddle/pplcnet_x0_25_c10",
+    ),
+    (
+        "paddle_pir_mobilenetv3_large_x0_35_c10",
+        "tests/data/paddle/mobilenetv3_large_x0_35_c10",
     ),
 ];
 

@@ -53,11 +53,13 @@ MV3_X0_35_C10 = dict(build=MV3.MobileNetV3_large_x0_35, kwargs=dict(class_num=10
 
 
 def spec(stem, net, fused=True, softmax=False, opset=11, post=None, size=224, dynamic=False,
-         note=""):
+         paddle=None, note=""):
     """One exported graph; `size` is the side of its reference inputs, `dynamic` leaves the
-    graph's H and W unset (the compiler takes them from PPLCNET_INPUT_SIZE)."""
+    graph's H and W unset (the compiler takes them from PPLCNET_INPUT_SIZE); `paddle` names a
+    directory under tests/data/paddle/ that keeps the Paddle PIR export the ONNX came from, with
+    Paddle Inference references in tests/data/reference/paddle_pir_<name>/."""
     return dict(stem=stem, net=net, fused=fused, softmax=softmax, opset=opset, post=post,
-                size=size, dynamic=dynamic, note=note)
+                size=size, dynamic=dynamic, paddle=paddle, note=note)
 
 
 MODELS = [
@@ -77,7 +79,8 @@ MODELS = [
     spec("pplcnet_x1_0_c102_logits",
          dict(build=V1.PPLCNet_x1_0, kwargs=dict(class_num=102, class_expand=256), seed=SEED + 6),
          note="PPLCNet_x1_0, 102 classes, 256-wide head"),
-    spec("pplcnet_x0_25_c10_logits", V1_X0_25_C10, note="PPLCNet_x0_25, 10 classes"),
+    spec("pplcnet_x0_25_c10_logits", V1_X0_25_C10, paddle="pplcnet_x0_25_c10",
+         note="PPLCNet_x0_25, 10 classes"),
     spec("pplcnet_x0_25_c10_opset13_softmax", V1_X0_25_C10, opset=13, softmax=True),
     spec("pplcnet_x0_25_c10_192_logits", V1_X0_25_C10, size=192,
          note="fixed 192x192 input (weights calibrated at 224, as pplcnet_x0_25_c10)"),
@@ -88,7 +91,8 @@ MODELS = [
          note="torch-style at opset 9: Clip bounds as attributes"),
     # MobileNetV3 reduced, torch-style (hard-swish and SE hard-sigmoid as Clip arithmetic)
     spec("mobilenetv3_large_x0_35_c10_torchstyle_logits", MV3_X0_35_C10, opset=13,
-         post="torchstyle", note="MobileNetV3_large_x0_35, 10 classes"),
+         post="torchstyle", paddle="mobilenetv3_large_x0_35_c10",
+         note="MobileNetV3_large_x0_35, 10 classes"),
     # exporter variants of a small PP-LCNetV2 (opset 11: export_reference.py's models)
     spec("pplcnetv2_tiny_opset9_logits", V2_TINY, opset=9,
          note="PPLCNetV2 scale 0.25, depths 1,1,2,1, 256-wide head, 10 classes"),
@@ -252,13 +256,40 @@ def main():
         # each file independent of which models were exported before it.
         with paddle.utils.unique_name.guard():
             export_one(s, P, calib_x, states, models)
-    manifest["models"] = collections.OrderedDict(
-        (s["stem"], models[s["stem"]]) for s in MODELS if s["stem"] in models)
-    manifest["total_onnx_bytes"] = sum(e["bytes"] for e in manifest["models"].values())
+    order = [k for s in MODELS for k in (s["stem"], f"paddle_pir_{s['paddle']}")]
+    manifest["models"] = collections.OrderedDict((k, models[k]) for k in order if k in models)
+    manifest["total_onnx_bytes"] = sum(e.get("bytes", 0) for e in manifest["models"].values())
     with open(man_path, "w") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
     ER.log(f"\ntotal ONNX bytes: {manifest['total_onnx_bytes']}")
+
+
+def keep_paddle(name, pdir, xs, ins, dy, models):
+    """Copies the PIR export to tests/data/paddle/<name>/ and writes Paddle Inference's outputs
+    (CPU, IR optimizations and MKLDNN off, as export_reference.py) as its references."""
+    import shutil
+    dst = os.path.join(ER.ROOT, "tests/data/paddle", name)
+    if os.path.isdir(dst):
+        shutil.rmtree(dst)
+    os.makedirs(dst)
+    files = ["inference.json", "inference.pdiparams"]
+    for f in files:
+        shutil.copyfile(os.path.join(pdir, f), os.path.join(dst, f))
+    ref = ER.run_paddle_inference(dst, xs, mkldnn=False, ir_optim=False)
+    stem = f"paddle_pir_{name}"
+    for inp, out in zip(ins, ref):
+        ER.write_f32(os.path.join(ER.ROOT, f"tests/data/reference/{stem}/{inp}.f32"), out)
+    e = collections.OrderedDict()
+    e["dir"] = f"tests/data/paddle/{name}"
+    e["format"] = "pir"
+    e["files"] = ER.file_info(e["dir"], files)
+    e["written_by"] = f"paddlepaddle {paddle.__version__} paddle.jit.save (PIR JSON)"
+    e["reference_runtime"] = ER.PI_REFERENCE.format(paddle.__version__)
+    e["spreads"] = {"vs_paddle_dygraph": ER.maxdiff(ref, dy)}
+    models[stem] = e
+    ER.log(f"kept the Paddle export in {e['dir']}; Paddle Inference vs dygraph "
+           f"{e['spreads']['vs_paddle_dygraph']:.2e}")
 
 
 def export_one(s, P, calib_x, states, models):
@@ -279,6 +310,8 @@ def export_one(s, P, calib_x, states, models):
     with tempfile.TemporaryDirectory(prefix="pplcnet_family_") as tmp:
         pdir = os.path.join(tmp, "paddle")
         ER.paddle_export(model, pdir, hw=(None, None) if s["dynamic"] else (s["size"], s["size"]))
+        if s["paddle"]:
+            keep_paddle(s["paddle"], pdir, xs, ins, dy, models)
         raw = os.path.join(tmp, "raw.onnx")
         omodel, opsets = ER.to_onnx(pdir, raw, opset=s["opset"])
         raw_out = ER.run_ort(raw, xs)

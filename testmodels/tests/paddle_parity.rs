@@ -2,7 +2,8 @@
 //! same seeded PPLCNetV2 x0.25 / 10 classes), compiled by `build.rs` exactly as `PPLCNET_MODEL=<dir>`
 //! would be, against Paddle Inference's outputs (`tools/export_reference.py`: CPU, IR optimizations and
 //! MKLDNN off): max |diff| <= TOLERANCE and the same top-5. Both exports and their paddle2onnx ONNX
-//! must give bit-identical outputs: they compile to the same code.
+//! must give bit-identical outputs: they compile to the same code. Also PIR exports of PP-LCNet V1 and
+//! MobileNetV3 (`tools/export_family.py`, logits) against Paddle Inference.
 
 use pplcnet::OutputKind;
 use pplcnet_testmodels::models::{MODELS, PADDLE_MODELS};
@@ -18,12 +19,12 @@ fn model(stem: &str) -> &'static Model {
 }
 
 fn check(stem: &str) {
+    check_kind(stem, OutputKind::Probabilities);
+}
+
+fn check_kind(stem: &str, kind: OutputKind) {
     let m = model(stem);
-    assert_eq!(
-        m.info.output,
-        OutputKind::Probabilities,
-        "{stem}: the export ends in softmax"
-    );
+    assert_eq!(m.info.output, kind, "{stem}: output kind");
     let cases = reference_cases(stem);
     assert_eq!(cases.len(), 5, "{stem}: reference inputs");
     for case in &cases {
@@ -39,7 +40,36 @@ fn check(stem: &str) {
 
 #[test]
 fn every_paddle_model_is_tested() {
-    assert_eq!(PADDLE_MODELS.len(), 2);
+    assert_eq!(PADDLE_MODELS.len(), 4);
+}
+
+/// PP-LCNet V1 (`hard_swish`, SE with `hardsigmoid`, 5x5 depthwise) from `tools/export_family.py`.
+#[test]
+fn v1_pir_matches_paddle_inference() {
+    check_kind("paddle_pir_pplcnet_x0_25_c10", OutputKind::Logits);
+}
+
+/// MobileNetV3 (legacy `BatchNorm`, `relu`/`hard_swish`, residual adds, SE with slope-0.2
+/// `hardsigmoid`) from `tools/export_family.py`.
+#[test]
+fn mobilenetv3_pir_matches_paddle_inference() {
+    check_kind("paddle_pir_mobilenetv3_large_x0_35_c10", OutputKind::Logits);
+}
+
+/// The V1 PIR export and its paddle2onnx conversion compile to the same code.
+#[test]
+fn v1_pir_and_onnx_give_bit_identical_outputs() {
+    let pir = model("paddle_pir_pplcnet_x0_25_c10");
+    let onnx = model("pplcnet_x0_25_c10_logits");
+    for case in reference_cases("paddle_pir_pplcnet_x0_25_c10") {
+        let bits = |m: &Model| {
+            (m.run)(&case.input)
+                .iter()
+                .map(|v| v.to_bits())
+                .collect::<Vec<u32>>()
+        };
+        assert_eq!(bits(pir), bits(onnx), "{}: PIR vs ONNX", case.name);
+    }
 }
 
 #[test]
@@ -67,5 +97,16 @@ fn legacy_pir_and_onnx_give_bit_identical_outputs() {
         let want = bits(onnx);
         assert_eq!(bits(legacy), want, "{}: legacy vs ONNX", case.name);
         assert_eq!(bits(pir), want, "{}: PIR vs ONNX", case.name);
+    }
+}
+
+/// As for the ONNX models: no standalone activation, multiply or add after fusion.
+#[test]
+fn every_paddle_model_fuses_fully() {
+    for m in PADDLE_MODELS {
+        let kernels: Vec<_> = m.info.layers.iter().map(|l| l.kernel).collect();
+        for k in ["activation", "mul", "add", "scale_channels"] {
+            assert!(!kernels.contains(&k), "{}: standalone {k}: {kernels:?}", m.stem);
+        }
     }
 }
