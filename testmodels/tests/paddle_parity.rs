@@ -106,7 +106,11 @@ fn every_paddle_model_fuses_fully() {
     for m in PADDLE_MODELS {
         let kernels: Vec<_> = m.info.layers.iter().map(|l| l.kernel).collect();
         for k in ["activation", "mul", "add", "scale_channels"] {
-            assert!(!kernels.contains(&k), "{}: standalone {k}: {kernels:?}", m.stem);
+            assert!(
+                !kernels.contains(&k),
+                "{}: standalone {k}: {kernels:?}",
+                m.stem
+            );
         }
     }
 }
