@@ -252,8 +252,10 @@ def main():
     for s in MODELS:
         if only and s["stem"] not in only:
             continue
-        # Paddle names parameters from process-wide counters: a fresh namespace per model keeps
-        # each file independent of which models were exported before it.
+        # Paddle names parameters (and PIR records layer scopes) from process-wide counters: fresh
+        # ones per model keep each file independent of which models were exported before it.
+        paddle.base.framework._name_scope = paddle.base.framework.NameScope()
+        paddle.base.framework._name_struct = paddle.base.framework.NameStruct()
         with paddle.utils.unique_name.guard():
             export_one(s, P, calib_x, states, models)
     order = [k for s in MODELS for k in (s["stem"], f"paddle_pir_{s['paddle']}")]
