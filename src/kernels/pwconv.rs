@@ -499,7 +499,14 @@ mod tests {
         );
         let res = values(M * N, 4);
         let mut dst = vec![f32::NAN; M * N];
-        pwconv::<M, K, N>(&src, &w, &bias, Relu, residual.then_some(&res[..]), &mut dst);
+        pwconv::<M, K, N>(
+            &src,
+            &w,
+            &bias,
+            Relu,
+            residual.then_some(&res[..]),
+            &mut dst,
+        );
         for m in 0..M {
             for n in 0..N {
                 let (p, j) = (n / NR, n % NR);
