@@ -23,8 +23,9 @@ use support::{GraphBuilder, Rng};
 
 /// Stems of the committed ONNX models (files in `tests/data/models/`, references in
 /// `tests/data/reference/<stem>/`).
-/// The first six come from `tools/export_reference.py`, the others from `tools/export_family.py`.
-const ONNX_MODELS: [&str; 22] = [
+/// The first six come from `tools/export_reference.py`, the last nine (real `torch.onnx.export`
+/// graphs) from `tools/export_torch.py`, the others from `tools/export_family.py`.
+const ONNX_MODELS: [&str; 31] = [
     "pplcnetv2_base_fused_logits",
     "pplcnetv2_base_unfused_logits",
     "pplcnetv2_x0_25_c10_fused_logits",
@@ -47,6 +48,15 @@ const ONNX_MODELS: [&str; 22] = [
     "pplcnetv2_tiny_opset13_unfused_logits",
     "pplcnetv2_tiny_onnxslim_logits",
     "pplcnetv2_tiny_torchstyle_logits",
+    "pplcnet_x0_25_c10_torch_torchscript_opset13_logits",
+    "pplcnet_x0_25_c10_torch_torchscript_opset9_logits",
+    "pplcnet_x0_25_c10_torch_dynamo_logits",
+    "pplcnetv2_tiny_unfused_torch_torchscript_opset13_logits",
+    "pplcnetv2_tiny_unfused_torch_torchscript_opset9_logits",
+    "pplcnetv2_tiny_unfused_torch_dynamo_logits",
+    "mobilenetv3_large_x0_35_c10_torch_torchscript_opset13_logits",
+    "mobilenetv3_large_x0_35_c10_torch_torchscript_opset9_logits",
+    "mobilenetv3_large_x0_35_c10_torch_dynamo_logits",
 ];
 
 /// Committed ONNX models whose input H and W are dynamic, with the size they are compiled for (what

@@ -333,6 +333,57 @@ fn missing_initializer() {
     );
 }
 
+/// Opset 18 (torch's dynamo exporter): `ReduceMean` takes its axes as an input; over H and W it is
+/// the global average pool, over anything else an error naming the node. `Reshape(allowzero=1)`
+/// compiles unless its target has a 0 (a zero-sized tensor).
+#[test]
+fn opset18_reduce_mean_and_reshape_allowzero() {
+    let opset18 = |axes: &[i64], flat: &[i64]| {
+        let mut m = tiny_model();
+        m.opset_import[0].version = 18;
+        let g = m.graph.as_mut().unwrap();
+        g.initializer.push(int64_tensor("mean_axes", axes));
+        g.initializer.retain(|t| t.name != "flat_shape");
+        g.initializer.push(int64_tensor("flat_shape", flat));
+        g.node[8] = node(
+            "node_mean",
+            "ReduceMean",
+            &["m", "mean_axes"],
+            "p2",
+            vec![int("keepdims", 1)],
+        );
+        g.node[9].attribute.push(int("allowzero", 1));
+        m
+    };
+    let path = write("opset18.onnx", &opset18(&[-1, -2], &[1, 8]).encode_to_vec());
+    let out = scratch().join("opset18");
+    std::fs::create_dir_all(&out).unwrap();
+    Compiler::new(&path)
+        .compile_to(&out, "opset18")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let msg = compile_err(&write(
+        "mean_c.onnx",
+        &opset18(&[1], &[1, -1]).encode_to_vec(),
+    ));
+    assert_mentions(
+        &msg,
+        &[
+            "mean_c.onnx",
+            "'node_mean'",
+            "(ReduceMean)",
+            "global average over H and W",
+        ],
+    );
+    let msg = compile_err(&write(
+        "allowzero.onnx",
+        &opset18(&[2, 3], &[0, -1]).encode_to_vec(),
+    ));
+    assert_mentions(
+        &msg,
+        &["allowzero.onnx", "'flatten'", "(Reshape)", "allowzero=1"],
+    );
+}
+
 /// A weight whose data does not match its declared shape.
 #[test]
 fn short_initializer() {

@@ -75,13 +75,19 @@ fn count(g: &Graph, kind: &str) -> usize {
 
 /// Loads `stem`, optimizes it, and checks both against onnxruntime and each other on every input.
 fn whole_model(stem: &str) {
+    whole_model_with(stem, true);
+}
+
+/// As `whole_model`; `batch_norm`: the graph keeps BatchNorm nodes (torch.onnx.export folds them
+/// into the convs in eval mode).
+fn whole_model_with(stem: &str, batch_norm: bool) {
     let path = data().join("models").join(format!("{stem}.onnx"));
     let g = load_model(&path, &InputSpec::default()).unwrap_or_else(|e| panic!("{e}"));
     let mut opt = g.clone();
     passes::optimize(&mut opt);
     // The passes fired: no BatchNorm, normalization, standalone activation or bias add is left.
     assert!(
-        count(&g, "BatchNorm") > 0 && count(&g, "Normalize") == 1,
+        (count(&g, "BatchNorm") > 0) == batch_norm && count(&g, "Normalize") == 1,
         "{stem}: loaded graph"
     );
     for kind in [
@@ -174,6 +180,24 @@ fn family_small_models() {
         "pplcnetv2_tiny_torchstyle_logits",
     ] {
         whole_model(stem);
+    }
+}
+
+/// Real `torch.onnx.export` graphs (`tools/export_torch.py`): TorchScript exporter at opset 13 and 9
+/// (BatchNorm folded into conv biases, hard-swish as `HardSigmoid` + `Mul`, Gemm, Flatten, Constant
+/// nodes) and the dynamo exporter (opset 20: `HardSwish`, `ReduceMean` with axes as an input,
+/// Reshape, initializers), of PP-LCNet V1, the unfused PP-LCNetV2 (parallel depthwise branches)
+/// and MobileNetV3 (SE gate `clamp(x + 2.5, 0, 5) / 5`).
+#[test]
+fn torch_exports() {
+    for net in [
+        "pplcnet_x0_25_c10",
+        "pplcnetv2_tiny_unfused",
+        "mobilenetv3_large_x0_35_c10",
+    ] {
+        for exporter in ["torchscript_opset13", "torchscript_opset9", "dynamo"] {
+            whole_model_with(&format!("{net}_torch_{exporter}_logits"), false);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Every committed ONNX test model, compiled by `build.rs`, against onnxruntime's outputs on every
 //! reference input: max |diff| <= TOLERANCE and the same top-5 (`tests/common/mod.rs`). One test
-//! per (model, exporter) pair: `tools/export_reference.py` and `tools/export_family.py` made them.
+//! per (model, exporter) pair: `tools/export_reference.py`, `tools/export_family.py` and
+//! `tools/export_torch.py` made them.
 
 use pplcnet::OutputKind;
 use pplcnet_testmodels::models::MODELS;
@@ -81,6 +82,16 @@ parity! {
     v2_tiny_opset13_unfused: "pplcnetv2_tiny_opset13_unfused_logits",
     v2_tiny_onnxslim: "pplcnetv2_tiny_onnxslim_logits",
     v2_tiny_torchstyle: "pplcnetv2_tiny_torchstyle_logits",
+    // tools/export_torch.py: real torch.onnx.export graphs
+    v1_x0_25_c10_torch_torchscript_opset13: "pplcnet_x0_25_c10_torch_torchscript_opset13_logits",
+    v1_x0_25_c10_torch_torchscript_opset9: "pplcnet_x0_25_c10_torch_torchscript_opset9_logits",
+    v1_x0_25_c10_torch_dynamo: "pplcnet_x0_25_c10_torch_dynamo_logits",
+    v2_tiny_unfused_torch_torchscript_opset13: "pplcnetv2_tiny_unfused_torch_torchscript_opset13_logits",
+    v2_tiny_unfused_torch_torchscript_opset9: "pplcnetv2_tiny_unfused_torch_torchscript_opset9_logits",
+    v2_tiny_unfused_torch_dynamo: "pplcnetv2_tiny_unfused_torch_dynamo_logits",
+    mobilenetv3_x0_35_c10_torch_torchscript_opset13: "mobilenetv3_large_x0_35_c10_torch_torchscript_opset13_logits",
+    mobilenetv3_x0_35_c10_torch_torchscript_opset9: "mobilenetv3_large_x0_35_c10_torch_torchscript_opset9_logits",
+    mobilenetv3_x0_35_c10_torch_dynamo: "mobilenetv3_large_x0_35_c10_torch_dynamo_logits",
 }
 
 /// Every op of the family fuses into a convolution, squeeze-excite or classifier kernel: no

@@ -508,7 +508,14 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                         .attr_ints("pads")
                         .is_none_or(|p| p.iter().all(|&v| v == 0))
             } else {
-                let mut axes = ctx.attr_ints("axes").unwrap_or_default();
+                // The axes are an attribute up to opset 17 and an optional input from opset 18
+                // (torch's dynamo exporter); without them every axis is reduced (or none, with
+                // `noop_with_empty_axes`), neither of which is an average over H and W.
+                let mut axes = match ctx.attr_ints("axes") {
+                    Some(a) => a,
+                    None if ctx.input_name(1).is_some() => ctx.ints(b, 1)?,
+                    None => Vec::new(),
+                };
                 axes.iter_mut().for_each(|a| {
                     if *a < 0 {
                         *a += s.len() as i64
@@ -536,6 +543,13 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 }
                 "Reshape" => {
                     let t = ctx.ints(b, 1)?;
+                    // allowzero=1 (opset 14+) makes a 0 in the target a zero-sized dimension,
+                    // not a copy of the input's: never meaningful in these networks.
+                    if ctx.attr_i("allowzero", 0) != 0 && t.contains(&0) {
+                        return Err(ctx.err(format!(
+                            "allowzero=1 with a 0 in the target shape {t:?} (a zero-sized tensor) is not supported"
+                        )));
+                    }
                     reshape_target(&s, &t)
                         .ok_or_else(|| ctx.err(format!("cannot reshape {s:?} to {t:?}")))?
                 }
