@@ -198,6 +198,32 @@ impl Compiler {
 
     /// Writes `<module>.rs` and `<module>_weights.bin` into `out_dir`.
     pub fn compile_to(&self, out_dir: &Path, module: &str) -> Result<Compiled> {
+        let weights_path = out_dir.join(format!("{module}_weights.bin"));
+        let code_path = out_dir.join(format!("{module}.rs"));
+        let weights_str = weights_path
+            .to_str()
+            .ok_or_else(|| Error::file(&weights_path, "OUT_DIR is not valid UTF-8"))?;
+        let (emitted, num_classes, workspace_bytes) = self.emit(weights_str)?;
+        write_if_changed(&weights_path, &emitted.weights)?;
+        write_if_changed(&code_path, emitted.code.as_bytes())?;
+        Ok(Compiled {
+            code_path,
+            weights_path,
+            layers: emitted.layers,
+            num_classes,
+            workspace_bytes,
+        })
+    }
+
+    /// Everything [`Compiler::compile_to`] does except writing the files: the module's source and
+    /// weight blob in memory (the source embeds `weights_path`). Used by the fuzz targets.
+    #[doc(hidden)]
+    pub fn compile_in_memory(&self, weights_path: &str) -> Result<emit::Emitted> {
+        self.emit(weights_path).map(|(e, _, _)| e)
+    }
+
+    /// Load, passes, plan and emission; returns the module, the number of classes and the workspace bytes.
+    fn emit(&self, weights_str: &str) -> Result<(emit::Emitted, usize, usize)> {
         let mut g = self.graph()?;
         let (params, macs) = (g.parameter_count(), g.mac_count());
         let probabilities = matches!(
@@ -211,11 +237,6 @@ impl Compiler {
             Some(l) => l.clone(),
             None => (0..num_classes).map(|i| format!("class {i}")).collect(),
         };
-        let weights_path = out_dir.join(format!("{module}_weights.bin"));
-        let code_path = out_dir.join(format!("{module}.rs"));
-        let weights_str = weights_path
-            .to_str()
-            .ok_or_else(|| Error::file(&weights_path, "OUT_DIR is not valid UTF-8"))?;
         let info = emit::ModuleInfo {
             runtime: &self.runtime,
             weights_path: weights_str,
@@ -227,15 +248,7 @@ impl Compiler {
             precision: self.precision,
         };
         let emitted = emit::emit(&g, &plan, &info)?;
-        write_if_changed(&weights_path, &emitted.weights)?;
-        write_if_changed(&code_path, emitted.code.as_bytes())?;
-        Ok(Compiled {
-            code_path,
-            weights_path,
-            layers: emitted.layers,
-            num_classes,
-            workspace_bytes: plan.workspace_len * 4,
-        })
+        Ok((emitted, num_classes, plan.workspace_len * 4))
     }
 }
 

@@ -12,7 +12,9 @@ use crate::ir::Graph;
 use crate::InputSpec;
 
 pub use onnx::load_onnx;
-pub use paddle::load_paddle;
+pub use paddle::{
+    load_paddle, load_paddle_archive_bytes, load_paddle_bytes, Format as PaddleFormat,
+};
 
 /// Reads a model in any supported format into the IR (no passes run yet): an `.onnx` file, a Paddle
 /// inference directory (`inference.pdmodel` or `inference.json`, with `inference.pdiparams`), one of those

@@ -36,6 +36,20 @@ pub(crate) fn locate_in_archive(path: &Path) -> Result<ModelFiles> {
     } else {
         Box::new(std::io::BufReader::new(file))
     };
+    locate_in_reader(path, reader)
+}
+
+/// [`locate_in_archive`] on an archive already in memory (`path` names it in messages).
+pub(crate) fn locate_in_archive_bytes(path: &Path, bytes: &[u8]) -> Result<ModelFiles> {
+    let reader: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b]) {
+        Box::new(flate2::read::GzDecoder::new(bytes))
+    } else {
+        Box::new(bytes)
+    };
+    locate_in_reader(path, reader)
+}
+
+fn locate_in_reader(path: &Path, reader: Box<dyn Read + '_>) -> Result<ModelFiles> {
     let members = read_members(path, reader)?;
     if members.is_empty() {
         return Err(Error::file(
@@ -119,7 +133,7 @@ pub(crate) fn locate_in_archive(path: &Path) -> Result<ModelFiles> {
 }
 
 /// Every regular file member whose name looks like a model or parameter file, with its bytes.
-fn read_members(path: &Path, reader: Box<dyn Read>) -> Result<Vec<(String, Vec<u8>)>> {
+fn read_members(path: &Path, reader: Box<dyn Read + '_>) -> Result<Vec<(String, Vec<u8>)>> {
     let bad = |e: std::io::Error| Error::file(path, format!("not a readable tar archive: {e}"));
     let mut archive = tar::Archive::new(reader);
     let mut out = Vec::new();
@@ -146,6 +160,14 @@ fn read_members(path: &Path, reader: Box<dyn Read>) -> Result<Vec<(String, Vec<u
         })?;
         out.push((name, bytes));
     }
+    // Read on to the end: the tar reader stops at the end-of-archive blocks, before the gzip trailer,
+    // whose CRC-32 and length would otherwise go unchecked (a cut or corrupted .tgz could load).
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(|e| {
+        Error::file(
+            path,
+            format!("the archive is corrupt or truncated after its last member: {e}"),
+        )
+    })?;
     Ok(out)
 }
 

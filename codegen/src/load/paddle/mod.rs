@@ -74,7 +74,7 @@ pub(crate) struct Program {
 
 /// Which program format a model file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
+pub enum Format {
     /// `.pdmodel`: `ProgramDesc` protobuf.
     Legacy,
     /// `.json`: Paddle 3 PIR.
@@ -111,13 +111,48 @@ pub fn is_paddle_path(path: &Path) -> bool {
 
 /// Loads a Paddle inference model (directory, model file or archive) into the IR.
 pub fn load_paddle(path: &Path, spec: &InputSpec) -> Result<Graph> {
-    let files = locate(path)?;
+    load_files(&locate(path)?, spec)
+}
+
+/// [`load_paddle`] on files already in memory: a program (`model`, legacy `.pdmodel` protobuf or PIR
+/// `.json` as `format` says) and its `.pdiparams`. `model_path` and `params_path` only name them in
+/// messages (nothing is read from disk).
+pub fn load_paddle_bytes(
+    format: Format,
+    model_path: &Path,
+    model: &[u8],
+    params_path: &Path,
+    params: &[u8],
+    spec: &InputSpec,
+) -> Result<Graph> {
+    let name = model_path
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned());
+    let files = ModelFiles {
+        format,
+        model_path: model_path.to_path_buf(),
+        model: model.to_vec(),
+        params_path: params_path.to_path_buf(),
+        params: params.to_vec(),
+        name,
+    };
+    load_files(&files, spec)
+}
+
+/// [`load_paddle`] on a `.tar` / `.tar.gz` archive already in memory (gzip is recognized by its magic
+/// bytes); `path` only names it in messages.
+pub fn load_paddle_archive_bytes(path: &Path, bytes: &[u8], spec: &InputSpec) -> Result<Graph> {
+    load_files(&archive::locate_in_archive_bytes(path, bytes)?, spec)
+}
+
+fn load_files(files: &ModelFiles, spec: &InputSpec) -> Result<Graph> {
     let program = match files.format {
         Format::Legacy => legacy::parse(&files.model_path, &files.model)?,
         Format::Pir => pir::parse(&files.model_path, &files.model)?,
     };
     let params = params::read_params(&files.params_path, &files.params, &program.params)?;
-    convert::build(&files, &program, params, spec)
+    convert::build(files, &program, params, spec)
 }
 
 /// The files a Paddle model at `path` is read from (for build scripts' `rerun-if-changed`): the path
