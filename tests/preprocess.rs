@@ -22,6 +22,7 @@ thread_local! {
     static CUR: Cell<usize> = const { Cell::new(0) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
 }
+// SAFETY: both methods forward to `System` unchanged; the bookkeeping neither allocates nor unwinds.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let _ = CUR.try_with(|c| {
@@ -29,11 +30,13 @@ unsafe impl GlobalAlloc for Counting {
             c.set(v);
             let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
         });
-        System.alloc(l)
+        // SAFETY: the caller's contract, passed through.
+        unsafe { System.alloc(l) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
         let _ = CUR.try_with(|c| c.set(c.get().saturating_sub(l.size())));
-        System.dealloc(p, l)
+        // SAFETY: as above.
+        unsafe { System.dealloc(p, l) }
     }
 }
 #[global_allocator]
