@@ -104,6 +104,14 @@ MODELS = [
          note="paddle2onnx opset 13 rewritten into torch.onnx.export patterns (torch_style)"),
 ]
 
+# Exported only when named on the command line, not committed (too large for the repository):
+# the unfused training graphs of the full-size PPLCNetV2_small and _large (same seeds as the fused
+# ones), kept out of the manifest. Checked once by adding them to testmodels locally (tools/README.md).
+EXTRA_MODELS = [
+    spec("pplcnetv2_small_unfused_logits", MODELS[0]["net"], fused=False),
+    spec("pplcnetv2_large_unfused_logits", MODELS[1]["net"], fused=False),
+]
+
 
 # ----------------------------------------------------------------------------------------
 # Post-processing: onnxslim and a torch.onnx.export-style rewrite
@@ -228,7 +236,8 @@ def main():
     paddle.seed(0)
     np.random.seed(0)
     only = set(sys.argv[1:])
-    unknown = only - {s["stem"] for s in MODELS}
+    specs = MODELS + [s for s in EXTRA_MODELS if s["stem"] in only]
+    unknown = only - {s["stem"] for s in specs}
     if unknown:
         raise SystemExit(f"unknown stems: {sorted(unknown)}")
     P = lambda p: os.path.join(ER.ROOT, p)  # noqa: E731
@@ -249,7 +258,7 @@ def main():
     manifest["weights"] = "seeded as export_reference.py (BN statistics random, LSUV-scaled convs)"
     models = manifest.setdefault("models", collections.OrderedDict())
     states = {}
-    for s in MODELS:
+    for s in specs:
         if only and s["stem"] not in only:
             continue
         # Paddle names parameters (and PIR records layer scopes) from process-wide counters: fresh
