@@ -126,3 +126,17 @@ pub fn split<const N: usize>(
     });
     (srcs, out)
 }
+
+/// Seeded pseudo-random values in [-1, 1) for the kernels' unit tests.
+#[cfg(test)]
+pub(crate) fn seeded_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}

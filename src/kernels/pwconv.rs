@@ -474,20 +474,7 @@ pub fn gemv_panels<const K: usize, const N: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::Relu;
-
-    /// Seeded values in [-1, 1).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-            })
-            .collect()
-    }
+    use crate::kernels::{seeded_values as values, Relu};
 
     /// `pwconv` against a float64 reference from the packed panels: `K` over several cache chunks
     /// (`KC`) with a short last one, `N` not a multiple of `NR`, row remainders, residual.

@@ -238,18 +238,13 @@ fn to_v(x: __m512) -> V {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::{Identity, Relu};
+    use crate::kernels::{seeded_values, Identity, Relu};
 
-    /// Seeded values in roughly [-2, 2).
+    /// Seeded values in [-2, 2).
     fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
-            })
+        seeded_values(n, seed)
+            .into_iter()
+            .map(|v| 2.0 * v)
             .collect()
     }
 
