@@ -49,7 +49,6 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ["POLYGRAPHY_AUTOINSTALL_DEPS"] = "0"
 
 import collections
-import hashlib
 import importlib
 import json
 import logging
@@ -80,12 +79,11 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import paddle2onnx  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refcommon import ROOT, log, maxdiff, normalize, ort_session, sha256  # noqa: E402
+
 OPSET = 11
 H = W = 224
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-SCALE = np.float32(0.00392157)
 
 WEIGHT_SEED = 20240601       # weights (base and small use different sub-seeds below)
 INPUT_SEED = 1234            # the `noise` reference input
@@ -124,10 +122,6 @@ MODELS = [
         legacy_dir="tests/data/paddle/pplcnetv2_x0_25_c10_legacy",
     ),
 ]
-
-
-def log(*a):
-    print(*a, flush=True)
 
 
 # ----------------------------------------------------------------------------------------
@@ -169,13 +163,6 @@ def calibration_images(ins):
     extra = [np.kron(rng.uniform(0, 255, size=(7, 7, 3)), np.ones((32, 32, 1))).astype(np.uint8)
              for _ in range(3)]
     return list(ins.values()) + extra
-
-
-def normalize(u8):
-    """PaddleClas deploy NormalizeImage + ToCHWImage in float32, batch of 1."""
-    x = u8.astype(np.float32) * SCALE
-    x = (x - MEAN) / STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
 
 
 # ----------------------------------------------------------------------------------------
@@ -299,15 +286,6 @@ def to_onnx(paddle_dir, save_file, opset=OPSET):
     onnx.checker.check_model(model, full_check=True)
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     return model, opsets
-
-
-def ort_session(path):
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
 def run_ort(path, xs, optimized=False):
@@ -441,10 +419,6 @@ def run_dygraph(model, xs):
         return [model(paddle.to_tensor(x)).numpy()[0].astype(np.float32) for x in xs]
 
 
-def maxdiff(a, b):
-    return float(max(np.abs(x - y).max() for x, y in zip(a, b)))
-
-
 # ----------------------------------------------------------------------------------------
 # 5. ONNX graph statistics
 # ----------------------------------------------------------------------------------------
@@ -500,13 +474,6 @@ def graph_stats(model):
         multiply_adds_by_kind=dict(sorted(macs.items())),
     )
 
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_f32(path, arr):

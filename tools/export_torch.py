@@ -28,11 +28,9 @@ Deterministic: a second run writes byte-identical files.
 """
 
 import collections
-import hashlib
 import json
 import os
 import sys
-import tempfile
 import time
 import warnings
 
@@ -44,26 +42,21 @@ import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from refcommon import ROOT, log, maxdiff, normalize, ort_session, sha256  # noqa: E402
+
 torch.set_num_threads(1)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INPUTS = ["noise", "gradient", "checker", "black", "white"]
-# PaddleClas deploy normalization (tools/export_reference.py: normalize)
-MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-SCALE = np.float32(0.00392157)
-TOL = 1e-4
-
-
-def log(*a):
-    print(*a, flush=True)
+TOL = 1e-4  # max |diff| allowed between runtimes
 
 
 # ----------------------------------------------------------------------------------------
 # Modules (PyTorch style; structure as PaddleClas's pp_lcnet.py, pp_lcnet_v2.py, mobilenet_v3.py)
 # ----------------------------------------------------------------------------------------
+
+
 def make_divisible(v, divisor=8, min_value=None):
     min_value = min_value or divisor
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
@@ -378,34 +371,10 @@ EXPORTERS = {
 MODELS = [(f"{net}_torch_{exp}_logits", net, exp) for net in NETS for exp in EXPORTERS]
 
 
-def normalize(u8):
-    x = u8.astype(np.float32) * SCALE
-    x = (x - MEAN) / STD
-    return np.ascontiguousarray(x.transpose(2, 0, 1)[None].astype(np.float32))
-
-
-def ort_session(path):
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
 def run_ort(path, xs):
     sess = ort_session(path)
     name = sess.get_inputs()[0].name
     return [sess.run(None, {name: x})[0][0].astype(np.float32) for x in xs]
-
-
-def maxdiff(a, b):
-    return float(max(np.abs(x - y).max() for x, y in zip(a, b)))
-
-
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def export(module, x, path, kwargs):
@@ -415,6 +384,13 @@ def export(module, x, path, kwargs):
             prog = torch.onnx.export(module, (x,), dynamo=True, input_names=["input"],
                                      output_names=["output"], verbose=False)
             prog.save(path)
+            # The dynamo exporter records per-node debug metadata (stack traces with this script's
+            # absolute path and line numbers, FX node dumps): drop it so the file depends only on
+            # the model, not on where or at which line the script ran. No effect on the graph.
+            stripped = onnx.load(path)
+            for node in stripped.graph.node:
+                del node.metadata_props[:]
+            onnx.save(stripped, path)
         else:
             torch.onnx.export(module, (x,), path, input_names=["input"], output_names=["output"],
                               **kwargs)
