@@ -1,10 +1,11 @@
 //! Depthwise KHxKW convolution over HWC activations, weights packed as taps `[KH][KW][C]`, bias `[C]`.
 //!
-//! Each output row is cut into segments of [`SEG`] pixels, computed per 16-channel block with one
-//! accumulator per pixel (independent FMA chains; each weight vector loaded once per segment).
-//! Segments whose taps all fall inside the image run unmasked; the few that touch the left/right
-//! padding (or run past the row end) skip the missing taps. Rows near the top/bottom clamp their
-//! tap rows, so padding is never read or materialized.
+//! Each output row is cut into equal segments of at most [`seg_max`] pixels (the last may overlap the
+//! one before), computed per 16-channel block with one accumulator per pixel (independent FMA
+//! chains; each weight vector loaded once per segment). Segments whose taps all fall inside the
+//! image run unmasked; the first and last, which touch the left/right padding, are compiled for
+//! their constant position so their masks fold away. Rows near the top/bottom clamp their tap rows,
+//! so padding is never read or materialized.
 
 use core::ops::Range;
 
@@ -12,12 +13,21 @@ use super::par::{even_cut, run_split, Team};
 use super::simd::{for_blocks, load_n, load_n_unchecked, store_n, V};
 use super::Activation;
 
-/// Output pixels per segment: 8 accumulators with AVX-512 (32 vector registers), 4 otherwise.
-const SEG: usize = if cfg!(target_feature = "avx512f") {
-    8
-} else {
-    4
-};
+/// Most output pixels per segment (accumulators), by kernel width: with AVX-512's 32 vector
+/// registers, 14 for 5x5 kernels (more pixels share each weight and input load) and 8 for 3x3
+/// (measured per layer, `bench --layers`); 4 with 16 registers.
+const fn seg_max(kw: usize) -> usize {
+    if !cfg!(target_feature = "avx512f") {
+        4
+    } else if kw >= 5 {
+        14
+    } else {
+        8
+    }
+}
+
+/// Size of the accumulator array (the largest [`seg_max`]).
+const SEG: usize = 14;
 
 /// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`.
 #[allow(clippy::too_many_arguments)]
@@ -131,20 +141,39 @@ pub fn dwconv_rows<
             ky1,
             iy: oy * SH + ky0 - PT,
         };
-        for_blocks(C, |c0, n| {
-            let mut x0 = 0;
-            while x0 < OW {
-                let acc = if x0 >= ox_lo && x0 + SEG <= ox_hi {
-                    row.segment::<false>(bias, x0, c0, n)
-                } else {
-                    row.segment::<true>(bias, x0, c0, n)
-                };
-                for (p, a) in acc.into_iter().enumerate().take(OW - x0) {
-                    store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
-                }
-                x0 += SEG;
-            }
-        });
+        // Segment length: the fewest segments of at most `seg_max` pixels, evened out (the
+        // model's widths 7..112 all cut exactly into 7, 8 or 14).
+        let len = OW.div_ceil(OW.div_ceil(seg_max(KW)));
+        // Segments along the row, each over all channel blocks (consecutive loads then walk
+        // consecutive cache lines instead of striding by a whole pixel).
+        macro_rules! segment {
+            ($x0:expr) => {{
+                let x0: usize = $x0;
+                let unmasked = x0 >= ox_lo && x0 + len <= ox_hi;
+                for_blocks(C, |c0, n| {
+                    let acc = if unmasked {
+                        row.segment::<false>(bias, x0, len, c0, n)
+                    } else {
+                        row.segment::<true>(bias, x0, len, c0, n)
+                    };
+                    for (p, a) in acc.into_iter().enumerate().take(len) {
+                        store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
+                    }
+                });
+            }};
+        }
+        segment!(0);
+        let last = OW - len;
+        let mut x0 = len;
+        while x0 < last {
+            // The last middle segment may overlap the one before it (recomputing, not changing,
+            // its outputs) so that none runs into the final one's masked zone.
+            segment!(x0.min(last - len));
+            x0 += len;
+        }
+        if last > 0 {
+            segment!(last);
+        }
     }
 }
 
@@ -176,14 +205,15 @@ impl<
         const PL: usize,
     > Row<'_, IH, IW, C, KW, SW, PL>
 {
-    /// Output pixels `x0..x0 + SEG` of channels `c0..c0 + n`, from the bias. With `MASKED`, taps
-    /// outside the image and pixels past the row end are skipped; without, the caller guarantees
-    /// every tap of every pixel is inside.
+    /// Output pixels `x0..x0 + len` (`len <= SEG`) of channels `c0..c0 + n`, from the bias. With
+    /// `MASKED`, taps outside the image are skipped; without, the caller guarantees every tap of
+    /// every pixel is inside.
     #[inline(always)]
     fn segment<const MASKED: bool>(
         &self,
         bias: &[f32],
         x0: usize,
+        len: usize,
         c0: usize,
         n: usize,
     ) -> [V; SEG] {
@@ -196,13 +226,15 @@ impl<
                 && self.ky1 * KW * C <= self.w.len()
         );
         assert!(c0 + n <= C && self.src.len() == IH * IW * C);
-        assert!(MASKED || (x0 * SW >= PL && (x0 + SEG - 1) * SW + KW - 1 - PL < IW));
+        assert!(
+            len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
+        );
         for (dy, ky) in (self.ky0..self.ky1).enumerate() {
             let srow = (self.iy + dy) * IW * C + c0;
             for kx in 0..KW {
                 // SAFETY: ky < ky1, kx < KW and c0 + n <= C, asserted above.
                 let wv = unsafe { load_n_unchecked(self.w, (ky * KW + kx) * C + c0, n) };
-                for (p, a) in acc.iter_mut().enumerate() {
+                for (p, a) in acc.iter_mut().enumerate().take(len) {
                     let ix = ((x0 + p) * SW + kx).wrapping_sub(PL);
                     if MASKED && ix >= IW {
                         continue;
