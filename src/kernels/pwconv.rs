@@ -225,6 +225,10 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
             let t = Tile {
                 src,
                 wp,
+                next: &w[((p * K + k1) * NR).min(w.len())..],
+                next_shift: ((tiles * (k1 - k0)) / (((k1 - k0) * NR).div_ceil(LINE)))
+                    .max(1)
+                    .ilog2(),
                 b,
                 residual,
                 n0,
@@ -285,6 +289,12 @@ const KC: usize = 512;
 struct Tile<'a> {
     src: &'a [f32],
     wp: &'a [f32],
+    /// The weights after this chunk (the next chunk or panel), prefetched along the way (one line
+    /// every `2^next_shift` steps) so they arrive from L3 before the chunk starts: measured with
+    /// `bench --layers`, 7x7x1024->1024 0.976 -> 0.938 ms and the classifier tail after it
+    /// 0.357 -> 0.254 ms, whole model ~0.15 ms faster.
+    next: &'a [f32],
+    next_shift: u32,
     b: [V; 2],
     residual: Option<&'a [f32]>,
     n0: usize,
@@ -331,20 +341,11 @@ impl Tile<'_> {
         let wp = &self.wp[self.k0 * NR..self.k1 * NR];
         assert!(self.k1 <= K && rows.len() == R * K);
         let step0 = self.pf_base + tile * (self.k1 - self.k0);
-        let mask = (1usize << self.pf_shift) - 1;
-        let pf_end = self.ahead.as_ptr_range().end;
+        let next_step0 = tile * (self.k1 - self.k0);
         for (k, wk) in (self.k0..self.k1).zip(wp.chunks_exact(NR)) {
+            prefetch_step(self.next, next_step0 + (k - self.k0), self.next_shift);
             if PF {
-                let step = step0 + (k - self.k0);
-                if step & mask == 0 {
-                    let p = self
-                        .ahead
-                        .as_ptr()
-                        .wrapping_add((step >> self.pf_shift) * LINE);
-                    if p < pf_end {
-                        prefetch(p);
-                    }
-                }
+                prefetch_step(self.ahead, step0 + (k - self.k0), self.pf_shift);
             }
             let w0 = load(wk);
             let w1 = load(&wk[L..]);
@@ -383,6 +384,18 @@ impl Tile<'_> {
 
 /// `f32` per cache line.
 const LINE: usize = 16;
+
+/// At every step that is a multiple of `2^shift`, prefetches line `step >> shift` of `s` (if
+/// inside `s`).
+#[inline(always)]
+fn prefetch_step(s: &[f32], step: usize, shift: u32) {
+    if step & ((1usize << shift) - 1) == 0 {
+        let p = s.as_ptr().wrapping_add((step >> shift) * LINE);
+        if p < s.as_ptr_range().end {
+            prefetch(p);
+        }
+    }
+}
 
 /// Hints the CPU to bring the cache line of `p` into L2 (a no-op where unsupported). Never faults,
 /// whatever `p` is.
