@@ -11,6 +11,45 @@ use criterion::{
 };
 use pplcnet::kernels::{conv_u8, dwconv, pwconv, Relu};
 
+/// A 64-byte aligned `f32` buffer, as the model's workspace and weight blob are: a large `Vec<f32>`
+/// is only 16-byte aligned, so every 16-lane load would straddle two cache lines (this made the
+/// depthwise rows 2-3x slower than the same layers inside the model).
+struct Aligned {
+    v: Vec<f32>,
+    off: usize,
+    n: usize,
+}
+
+impl Aligned {
+    fn new(values: &[f32]) -> Self {
+        let mut v = vec![0.0; values.len() + 16];
+        let off = v.as_ptr().align_offset(64);
+        v[off..off + values.len()].copy_from_slice(values);
+        Aligned {
+            v,
+            off,
+            n: values.len(),
+        }
+    }
+
+    fn zeros(n: usize) -> Self {
+        Self::new(&vec![0.0; n])
+    }
+
+    fn get(&self) -> &[f32] {
+        &self.v[self.off..self.off + self.n]
+    }
+
+    fn get_mut(&mut self) -> &mut [f32] {
+        &mut self.v[self.off..self.off + self.n]
+    }
+}
+
+/// Seeded values in [-1, 1), 64-byte aligned.
+fn aligned_values(n: usize) -> Aligned {
+    Aligned::new(&values(n))
+}
+
 /// Seeded values in [-1, 1).
 fn values(n: usize) -> Vec<f32> {
     let mut s = 0x9e37_79b9_7f4a_7c15u64;
@@ -27,30 +66,24 @@ fn values(n: usize) -> Vec<f32> {
 fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
     let panels = N.div_ceil(pwconv::NR);
     let (src, w, bias) = (
-        values(M * K),
-        values(panels * K * pwconv::NR),
-        values(panels * pwconv::NR),
+        aligned_values(M * K),
+        aligned_values(panels * K * pwconv::NR),
+        aligned_values(panels * pwconv::NR),
     );
-    let mut dst = vec![0.0; M * N];
+    let (src, w, bias) = (src.get(), w.get(), bias.get());
+    let mut dst = Aligned::zeros(M * N);
+    let dst = dst.get_mut();
     g.throughput(Throughput::Elements((M * K * N) as u64));
     g.bench_function(format!("pwconv {M}x{K}->{N}"), |b| {
-        b.iter(|| pwconv::pwconv::<M, K, N>(black_box(&src), &w, &bias, Relu, None, &mut dst))
+        b.iter(|| pwconv::pwconv::<M, K, N>(black_box(src), w, bias, Relu, None, dst))
     });
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
     if M > 1 {
         use pplcnet::kernels::pwconv_bf16;
-        let w = values(panels * K.div_ceil(2) * pwconv_bf16::NR);
+        let w = aligned_values(panels * K.div_ceil(2) * pwconv_bf16::NR);
+        let w = w.get();
         g.bench_function(format!("pwconv_bf16 {M}x{K}->{N}"), |b| {
-            b.iter(|| {
-                pwconv_bf16::pwconv_bf16::<M, K, N>(
-                    black_box(&src),
-                    &w,
-                    &bias,
-                    Relu,
-                    None,
-                    &mut dst,
-                )
-            })
+            b.iter(|| pwconv_bf16::pwconv_bf16::<M, K, N>(black_box(src), w, bias, Relu, None, dst))
         });
     }
 }
@@ -58,12 +91,18 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
 fn dw<const HW: usize, const C: usize, const K: usize, const S: usize>(
     g: &mut BenchmarkGroup<'_, WallTime>,
 ) {
-    let (src, w, bias) = (values(HW * HW * C), values(K * K * C), values(C));
+    let (src, w, bias) = (
+        aligned_values(HW * HW * C),
+        aligned_values(K * K * C),
+        aligned_values(C),
+    );
+    let (src, w, bias) = (src.get(), w.get(), bias.get());
     let o = HW.div_ceil(S);
-    let mut dst = vec![0.0; o * o * C];
+    let mut dst = Aligned::zeros(o * o * C);
+    let dst = dst.get_mut();
     g.throughput(Throughput::Elements((o * o * C * K * K) as u64));
     g.bench_function(format!("dwconv {HW}x{HW}x{C} k{K} s{S}"), |b| {
-        b.iter(|| run_dw::<HW, C, K, S>(black_box(&src), &w, &bias, &mut dst))
+        b.iter(|| run_dw::<HW, C, K, S>(black_box(src), w, bias, dst))
     });
 }
 
@@ -96,18 +135,24 @@ fn stem(g: &mut BenchmarkGroup<'_, WallTime>) {
         .iter()
         .map(|v| ((v + 1.0) * 127.0) as u8)
         .collect();
-    let (w, bias, pad) = (values(9 * 3 * cop), values(cop), values(3));
-    let mut dst = vec![0.0; 112 * 112 * CO];
+    let (w, bias, pad) = (
+        aligned_values(9 * 3 * cop),
+        aligned_values(cop),
+        aligned_values(3),
+    );
+    let (w, bias, pad) = (w.get(), bias.get(), pad.get());
+    let mut dst = Aligned::zeros(112 * 112 * CO);
+    let dst = dst.get_mut();
     g.throughput(Throughput::Elements((112 * 112 * CO * 27) as u64));
     g.bench_function("conv_u8 224x224x3->112x112x32 k3 s2", |b| {
         b.iter(|| {
             conv_u8::conv_u8::<224, 224, 3, 112, 112, CO, 3, 3, 2, 2, 1, 1>(
                 black_box(&src),
-                &w,
-                &bias,
-                &pad,
+                w,
+                bias,
+                pad,
                 Relu,
-                &mut dst,
+                dst,
             )
         })
     });
