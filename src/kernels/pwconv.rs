@@ -10,9 +10,20 @@ use super::Activation;
 
 /// Output channels per weight panel (the code generator packs with the same width).
 pub const NR: usize = 32;
-/// Pixels per register tile: 6 (12 accumulators), unless 7 or 5 divides the pixel count better
-/// (a remainder of 1-3 rows has too few independent accumulator chains to hide FMA latency).
+/// Pixels per register tile. With AVX-512 (32 registers, one per 16-lane vector): 6 (12
+/// accumulators), unless 7 or 5 divides the pixel count better (a remainder of 1-3 rows has too few
+/// independent accumulator chains to hide FMA latency). With AVX2 a 16-lane vector is two of its 16
+/// registers, so a row of the 32-wide tile takes 4: 2 rows (8 accumulators, 4 weight registers);
+/// with SSE2 (four registers per vector) 1 row. Larger tiles spill accumulators to the stack every
+/// step (measured, `bench --threads 1`: AVX2 6 rows 17.9 ms, or 42-44 ms when the stack and the
+/// activations 4K-alias, 3 rows 24 ms, 2 rows 12.8-13.0 ms; SSE2 6 rows 42 ms, 2 rows 40.7, 1 row 33.1).
 const fn mr_for(m: usize) -> usize {
+    if !cfg!(target_feature = "avx") {
+        return 1;
+    }
+    if !cfg!(target_feature = "avx512f") {
+        return 2;
+    }
     if m % 6 == 0 || m % 6 >= 4 {
         6
     } else if m % 7 == 0 || m % 7 >= 4 {
@@ -235,11 +246,13 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
             }
         }};
     }
-    // Rows per register tile: 6, or 7 / 5 when that leaves no short (latency-bound) remainder.
+    // Rows per register tile (see `mr_for`).
     macro_rules! each_tile {
         ($run:ident) => {
             match Tiles::<M>::MR {
                 7 => for_tiles!(7, $run),
+                2 => for_tiles!(2, $run),
+                1 => for_tiles!(1, $run),
                 5 => for_tiles!(5, $run),
                 _ => for_tiles!(6, $run),
             }
