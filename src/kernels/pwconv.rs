@@ -190,7 +190,8 @@ pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize>(
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
+// `for_tiles!(1, ..)` (the SSE2 tile) spells `m + 1 <= len` and `M % 1` like the other tile sizes.
+#[allow(clippy::too_many_arguments, clippy::int_plus_one, clippy::modulo_one)]
 fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
     src: &[f32],
     w: &[f32],
