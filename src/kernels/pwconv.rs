@@ -219,6 +219,9 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
     } else {
         0
     };
+    // The weights after a chunk: `tiles * (k1 - k0)` steps cover `(k1 - k0) * NR / LINE` lines, so
+    // one line every `tiles * LINE / NR` steps (rounded down to a power of two), whatever the chunk.
+    let next_shift = (tiles * LINE / NR).max(1).ilog2();
     // Calls `$run!(R, m, tile)` for every register tile of `R` rows starting at row `m`: tiles of
     // `$mr` rows, then the remainder: the layer's own (`M % MR` rows; with constant guards, the
     // other arms are compiled out) unless `pwconv_par` may cut anywhere. A part cut elsewhere (not
@@ -266,9 +269,7 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
             src,
             wp: &w[p * K * NR..(p + 1) * K * NR],
             next: &w[((p * K + k1) * NR).min(w.len())..],
-            next_shift: ((tiles * (k1 - k0)) / (((k1 - k0) * NR).div_ceil(LINE)))
-                .max(1)
-                .ilog2(),
+            next_shift,
             b: [load(&bias[n0..]), load(&bias[n0 + L..])],
             residual,
             n0,
