@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import export_reference as ER  # noqa: E402  (sets threads, imports paddle/onnx/ort)
 from ppcls_arch import load_legendary  # noqa: E402
+from refcommon import load_manifest  # noqa: E402
 
 import onnx  # noqa: E402
 import paddle  # noqa: E402
@@ -245,10 +246,7 @@ def main():
     calib_x = np.concatenate([ER.normalize(u8) for u8 in ER.calibration_images(ins224)])
 
     man_path = P("tests/data/reference/family_manifest.json")
-    manifest = collections.OrderedDict()
-    if only and os.path.exists(man_path):
-        with open(man_path) as f:
-            manifest = json.load(f, object_pairs_hook=collections.OrderedDict)
+    manifest = load_manifest(man_path, keep=bool(only))
     manifest["generator"] = "tools/export_family.py"
     manifest["versions"] = dict(
         paddlepaddle=paddle.__version__, paddle2onnx=ER.paddle2onnx.__version__,

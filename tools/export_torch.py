@@ -45,7 +45,7 @@ import torch.nn as nn  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from refcommon import ROOT, log, maxdiff, normalize, ort_session, sha256  # noqa: E402
+from refcommon import ROOT, load_manifest, log, maxdiff, normalize, ort_session, sha256  # noqa: E402
 
 torch.set_num_threads(1)
 INPUTS = ["noise", "gradient", "checker", "black", "white"]
@@ -408,10 +408,7 @@ def main():
     xs = [normalize(np.fromfile(P(f"tests/data/inputs/{n}.u8"), np.uint8).reshape(224, 224, 3))
           for n in INPUTS]
     man_path = P("tests/data/reference/torch_manifest.json")
-    manifest = collections.OrderedDict()
-    if only and os.path.exists(man_path):
-        with open(man_path) as f:
-            manifest = json.load(f, object_pairs_hook=collections.OrderedDict)
+    manifest = load_manifest(man_path, keep=bool(only))
     manifest["generator"] = "tools/export_torch.py"
     manifest["versions"] = dict(torch=torch.__version__, onnx=onnx.__version__,
                                 onnxruntime=ort.__version__, numpy=np.__version__)

@@ -1,8 +1,10 @@
 """What the reference scripts share and that needs neither Paddle nor PyTorch: the project root,
 PaddleClas's input normalization, onnxruntime's reference session settings and small helpers.
-Imported by export_reference.py (Paddle venv) and export_torch.py (torch venv)."""
+Imported by export_reference.py and export_family.py (Paddle venv) and export_torch.py (torch venv)."""
 
+import collections
 import hashlib
+import json
 import os
 
 import numpy as np
@@ -45,3 +47,12 @@ def sha256(path):
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def load_manifest(path, keep):
+    """The manifest at `path` (entries in file order) when `keep` (only some models are being
+    exported, the others' entries stay) and it exists; otherwise a new, empty one."""
+    if keep and os.path.exists(path):
+        with open(path) as f:
+            return json.load(f, object_pairs_hook=collections.OrderedDict)
+    return collections.OrderedDict()
