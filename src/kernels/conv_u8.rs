@@ -14,8 +14,8 @@ use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
 pub const CO_BLOCK: usize = L;
-/// Interior output pixels computed together.
-const PX: usize = 4;
+/// Interior output pixels computed together (with two 16-channel blocks: 16 accumulators).
+const PX: usize = 8;
 
 /// `dst[OH][OW][CO] = act(bias + sum over taps and input channels of x * w)`.
 #[allow(clippy::too_many_arguments)]
@@ -135,19 +135,31 @@ pub fn conv_u8_rows<
         let ly = oy - rows.start;
         let mut ox = 0;
         while ox < OW {
-            if (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo && ox + PX <= ox_hi {
-                let (iy, ix) = (oy * SH - PT, ox * SW - PL);
-                let mut cb = 0;
-                while cb + 2 * L <= cop {
-                    let acc = tap.interior::<PX, 2>(bias, iy, ix, cb);
-                    store_pixels::<CO, PX, 2>(dst, (ly * OW + ox) * CO, cb, acc, act);
-                    cb += 2 * L;
-                }
-                if cb < cop {
-                    let acc = tap.interior::<PX, 1>(bias, iy, ix, cb);
-                    store_pixels::<CO, PX, 1>(dst, (ly * OW + ox) * CO, cb, acc, act);
-                }
-                ox += PX;
+            let inside = (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo;
+            // Interior groups of PX pixels, then of 4 and of 1 up to the right border.
+            macro_rules! group {
+                ($p:expr) => {{
+                    let (iy, ix) = (oy * SH - PT, ox * SW - PL);
+                    let patch = tap.patch::<{ $p }>(iy, ix);
+                    let mut cb = 0;
+                    while cb + 2 * L <= cop {
+                        let acc = tap.interior::<{ $p }, 2>(&patch, bias, cb);
+                        store_pixels::<CO, { $p }, 2>(dst, (ly * OW + ox) * CO, cb, acc, act);
+                        cb += 2 * L;
+                    }
+                    if cb < cop {
+                        let acc = tap.interior::<{ $p }, 1>(&patch, bias, cb);
+                        store_pixels::<CO, { $p }, 1>(dst, (ly * OW + ox) * CO, cb, acc, act);
+                    }
+                    ox += $p;
+                }};
+            }
+            if inside && ox + PX <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX) {
+                group!(PX);
+            } else if inside && ox + 4 <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(4) {
+                group!(4);
+            } else if inside && ox < ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(1) {
+                group!(1);
             } else {
                 let out = &mut dst[(ly * OW + ox) * CO..(ly * OW + ox + 1) * CO];
                 border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(
@@ -186,26 +198,49 @@ struct Taps<'a, const IW: usize, const CI: usize, const KH: usize, const KW: usi
 impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const SW: usize>
     Taps<'_, IW, CI, KH, KW, SW>
 {
-    /// All taps for `P` pixels whose top-left input is `(iy, ix)` (then every `SW` columns),
-    /// channel blocks `cb..cb + B*16`.
+    /// Whether the input patch of `p` interior pixels fits a [`Patch`] row.
+    const fn fits(p: usize) -> bool {
+        ((p - 1) * SW + KW) * CI <= PATCH
+    }
+
+    /// The input under `P` pixels whose top-left input is `(iy, ix)` (then every `SW` columns), as
+    /// f32: row `ky` holds columns `ix..ix + (P - 1) * SW + KW`, all channels. Converting once per
+    /// group (vectorized) lets every tap broadcast its value straight from memory instead of
+    /// converting a byte per tap and pixel (three uops, two on the FP pipes that the FMAs need).
+    #[inline(always)]
+    fn patch<const P: usize>(&self, iy: usize, ix: usize) -> Patch<KH> {
+        let n = ((P - 1) * SW + KW) * CI;
+        assert!(n <= PATCH);
+        let mut patch = [[0.0; PATCH]; KH];
+        for (ky, prow) in patch.iter_mut().enumerate() {
+            let start = ((iy + ky) * IW + ix) * CI;
+            let mut bytes = [0u8; PATCH];
+            bytes[..n].copy_from_slice(&self.src[start..start + n]);
+            let n16 = n.div_ceil(16) * 16;
+            for (d, &b) in prow[..n16].iter_mut().zip(&bytes[..n16]) {
+                *d = b as f32;
+            }
+        }
+        patch
+    }
+
+    /// All taps for the `P` pixels of `patch`, channel blocks `cb..cb + B*16`.
     #[inline(always)]
     fn interior<const P: usize, const B: usize>(
         &self,
+        patch: &Patch<KH>,
         bias: &[f32],
-        iy: usize,
-        ix: usize,
         cb: usize,
     ) -> [[V; B]; P] {
         let b: [V; B] = core::array::from_fn(|b| load(&bias[cb + b * L..]));
         let mut acc = [b; P];
-        for ky in 0..KH {
-            let row = &self.src[(iy + ky) * IW * CI..(iy + ky + 1) * IW * CI];
+        for (ky, row) in patch.iter().enumerate() {
             for kx in 0..KW {
                 for ci in 0..CI {
                     let t = ((ky * KW + kx) * CI + ci) * self.cop + cb;
                     let wv: [V; B] = core::array::from_fn(|b| load(&self.w[t + b * L..]));
                     for (p, a) in acc.iter_mut().enumerate() {
-                        let x = V::splat(row[(ix + p * SW + kx) * CI + ci] as f32);
+                        let x = V::splat(row[(p * SW + kx) * CI + ci]);
                         for (b, a) in a.iter_mut().enumerate() {
                             *a = x.mul_add(wv[b], *a);
                         }
@@ -216,6 +251,13 @@ impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const S
         acc
     }
 }
+
+/// Values per row of a [`Patch`]: 8 pixels of a 3x3 stride-2 RGB stem take 51.
+const PATCH: usize = 64;
+const _: () = assert!(PATCH % 16 == 0);
+
+/// The f32 input under a group of pixels, one row per kernel row (see [`Taps::patch`]).
+type Patch<const KH: usize> = [[f32; PATCH]; KH];
 
 /// One output pixel (`out`, `CO` values) with any taps in the padding (which reads `pad[ci]`).
 #[allow(clippy::too_many_arguments)]
