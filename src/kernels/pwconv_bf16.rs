@@ -16,7 +16,7 @@
 
 use core::arch::x86_64::{
     __m512, __m512bh, _mm512_castsi512_ps, _mm512_cvtne2ps_pbh, _mm512_dpbf16_ps, _mm512_loadu_ps,
-    _mm512_set1_epi32, _mm512_storeu_ps,
+    _mm512_set1_epi32, _mm512_storeu_ps, _mm_prefetch, _MM_HINT_T1,
 };
 use core::ops::Range;
 
@@ -29,8 +29,44 @@ pub const NR: usize = 32;
 /// Largest input channel count the kernel takes (its stack buffer holds `MR` rows of it); the code
 /// generator keeps wider layers in f32.
 pub const MAX_K: usize = 2048;
-/// Pixels per register tile (12 accumulators, 2 weight registers, 1 broadcast input).
-const MR: usize = 6;
+/// `f32` words per cache line.
+const LINE: usize = 16;
+
+/// Most pixels per register tile (2 accumulators per pixel, 2 weight registers, 1 broadcast input).
+const MR: usize = 7;
+
+/// Pixels per register tile for a layer of `m` pixels: 6 (12 accumulators), or 7 when that
+/// leaves no short last tile where 6 would (49 pixels: 7 tiles of 7 instead of 8 of 6 and one
+/// pixel alone, which runs at the latency of its two accumulator chains).
+const fn mr_for(m: usize) -> usize {
+    if m % 6 != 0 && m % 6 < 4 && (m % 7 == 0 || m % 7 >= 4) {
+        7
+    } else {
+        6
+    }
+}
+
+/// Weight bytes (all panels) of one K chunk: the chunk stays in L2 (1 MiB on Zen 4/5) while every
+/// row tile runs over it. Layers with more weights go through K in chunks (partial sums round-trip
+/// exactly through `dst`), so the weights are not streamed again from L3 / DRAM for every row tile.
+const CHUNK_BYTES: usize = 512 * 1024;
+
+/// Input-channel pairs per K chunk for a layer of `K` inputs and `N` outputs (a multiple of 16
+/// pairs, so every chunk but the last converts whole vectors).
+const fn chunk_pairs(k: usize, n: usize) -> usize {
+    let kp = k.div_ceil(2);
+    let per_pair = n.div_ceil(NR) * NR * 4;
+    if kp * per_pair <= CHUNK_BYTES {
+        kp
+    } else {
+        let c = CHUNK_BYTES / per_pair / 16 * 16;
+        if c < 16 {
+            16
+        } else {
+            c
+        }
+    }
+}
 
 /// See the module docs. `w` holds the packed bf16 pairs as `f32` bit patterns (the weight blob is
 /// one `f32` array); `bias` is padded to a multiple of `NR`.
@@ -60,7 +96,14 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize>(
     let f = |r: Range<usize>, d: &mut [f32]| {
         pwconv_bf16_rows::<M, K, N>(src, w, bias, act, residual, r, d)
     };
-    run_split(team, dst, M, N, |i, n| even_cut(M, i, n) / MR * MR, &f);
+    run_split(
+        team,
+        dst,
+        M,
+        N,
+        |i, n| even_cut(M, i, n) / mr_for(M) * mr_for(M),
+        &f,
+    );
 }
 
 /// Rows `rows` of [`pwconv_bf16`]: `src` and `residual` are the whole layer's, `dst` holds just
@@ -88,19 +131,47 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize>(
         residual,
         start: rows.start,
     };
-    let mut m = rows.start;
-    while m < rows.end {
-        let r = MR.min(rows.end - m);
-        match r {
-            6 => t.run::<6, K, N>(act, &mut pairs, m, dst),
-            5 => t.run::<5, K, N>(act, &mut pairs, m, dst),
-            4 => t.run::<4, K, N>(act, &mut pairs, m, dst),
-            3 => t.run::<3, K, N>(act, &mut pairs, m, dst),
-            2 => t.run::<2, K, N>(act, &mut pairs, m, dst),
-            _ => t.run::<1, K, N>(act, &mut pairs, m, dst),
+    let (mr, kcp) = (mr_for(M), chunk_pairs(K, N));
+    let tiles = rows.len().div_ceil(mr);
+    let mut c0 = 0;
+    while c0 < kp {
+        let c1 = (c0 + kcp).min(kp);
+        // The next chunk's weights, prefetched by this chunk's row tiles (a share each).
+        let pf = Prefetch {
+            next: c1..(c1 + kcp).min(kp),
+            tiles,
+            tile: 0,
+        };
+        let mut m = rows.start;
+        while m < rows.end {
+            let r = mr.min(rows.end - m);
+            let pf = Prefetch {
+                tile: (m - rows.start) / mr,
+                ..pf.clone()
+            };
+            match r {
+                7 => t.run::<7, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                6 => t.run::<6, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                5 => t.run::<5, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                4 => t.run::<4, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                3 => t.run::<3, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                2 => t.run::<2, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                _ => t.run::<1, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+            }
+            m += r;
         }
-        m += r;
+        c0 = c1;
     }
+}
+
+/// The next K chunk's weights (pairs `next` of every panel), which row tile `tile` of `tiles`
+/// prefetches its share of while it runs the current chunk, so the chunk arrives from DRAM before
+/// it is needed (weights are not prefetched by earlier layers in bf16).
+#[derive(Clone)]
+struct Prefetch {
+    next: Range<usize>,
+    tiles: usize,
+    tile: usize,
 }
 
 /// The layer's operands, shared by its row tiles.
@@ -114,7 +185,9 @@ struct Tile<'a> {
 }
 
 impl Tile<'_> {
-    /// Rows `m..m + R`: converts them to bf16 pairs, then runs every weight panel over them.
+    /// Rows `m..m + R`, input-channel pairs `chunk`: converts them to bf16 pairs, then runs every
+    /// weight panel's chunk over them. The first chunk starts from the bias, later ones from the
+    /// partial sums in `dst`; the last applies the epilogue (activation, residual).
     #[inline(always)]
     fn run<const R: usize, const K: usize, const N: usize>(
         &self,
@@ -122,25 +195,52 @@ impl Tile<'_> {
         pairs: &mut [[u32; MAX_K / 2]; MR],
         m: usize,
         dst: &mut [f32],
+        chunk: Range<usize>,
+        pf: Prefetch,
     ) {
         let kp = K.div_ceil(2);
+        let (first, last) = (chunk.start == 0, chunk.end == kp);
+        let (k0, k1) = (2 * chunk.start, (2 * chunk.end).min(K));
         for (r, p) in pairs.iter_mut().enumerate().take(R) {
-            to_bf16_pairs(&self.src[(m + r) * K..(m + r + 1) * K], &mut p[..kp]);
+            let row = &self.src[(m + r) * K..(m + r + 1) * K];
+            to_bf16_pairs(&row[k0..k1], &mut p[..chunk.len()]);
         }
         for p in 0..N.div_ceil(NR) {
-            let wp = &self.w[p * kp * NR..(p + 1) * kp * NR];
+            let wp = &self.w[(p * kp + chunk.start) * NR..(p * kp + chunk.end) * NR];
             let n0 = p * NR;
             let cols = NR.min(N - n0);
-            let b = &self.bias[n0..n0 + NR];
-            // SAFETY: `b` holds NR = 32 values; unaligned loads are allowed.
-            let b = unsafe {
-                [
-                    _mm512_loadu_ps(b.as_ptr()),
-                    _mm512_loadu_ps(b[L..].as_ptr()),
-                ]
+            let lo = L.min(cols);
+            let mut acc = if first {
+                let b = &self.bias[n0..n0 + NR];
+                // SAFETY: `b` holds NR = 32 values; unaligned loads are allowed.
+                let b = unsafe {
+                    [
+                        _mm512_loadu_ps(b.as_ptr()),
+                        _mm512_loadu_ps(b[L..].as_ptr()),
+                    ]
+                };
+                [b; R]
+            } else {
+                core::array::from_fn(|r| {
+                    let d = (m + r) * N + n0 - self.start * N;
+                    let hi = if cols > L {
+                        load_n(&dst[d + L..], cols - L)
+                    } else {
+                        V::ZERO
+                    };
+                    [from_v(load_n(&dst[d..], lo)), from_v(hi)]
+                })
             };
-            let mut acc = [b; R];
+            // This tile's share of the panel's next chunk: `lines` cache lines from `next`.
+            let next = &self.w[(p * kp + pf.next.start) * NR..(p * kp + pf.next.end) * NR];
+            let per_tile = (next.len() / LINE).div_ceil(pf.tiles);
+            let next = next.get(pf.tile * per_tile * LINE..).unwrap_or(&[]);
+            let lines = per_tile.min(next.len() / LINE);
             for (k, wk) in wp.chunks_exact(NR).enumerate() {
+                if k < lines {
+                    // SAFETY: a prefetch has no architectural effect; the address is in `next`.
+                    unsafe { _mm_prefetch::<_MM_HINT_T1>(next.as_ptr().add(k * LINE).cast()) };
+                }
                 // SAFETY: `wk` holds NR = 32 words; unaligned loads are allowed.
                 let (w0, w1) = unsafe {
                     (
@@ -159,14 +259,16 @@ impl Tile<'_> {
                     }
                 }
             }
-            let lo = L.min(cols);
             for (r, a) in acc.iter().enumerate() {
                 let row = (m + r) * N + n0;
-                let mut v = [act.apply(to_v(a[0])), act.apply(to_v(a[1]))];
-                if let Some(res) = self.residual {
-                    v[0] += load_n(&res[row..], lo);
-                    if cols > L {
-                        v[1] += load_n(&res[row + L..], cols - L);
+                let mut v = [to_v(a[0]), to_v(a[1])];
+                if last {
+                    v = [act.apply(v[0]), act.apply(v[1])];
+                    if let Some(res) = self.residual {
+                        v[0] += load_n(&res[row..], lo);
+                        if cols > L {
+                            v[1] += load_n(&res[row + L..], cols - L);
+                        }
                     }
                 }
                 let d = row - self.start * N;
@@ -225,6 +327,13 @@ fn as_bh(x: __m512) -> __m512bh {
 fn as_ps(x: __m512bh) -> __m512 {
     // SAFETY: both are 64-byte vectors; every bit pattern is a valid value of either.
     unsafe { core::mem::transmute::<__m512bh, __m512>(x) }
+}
+
+#[inline(always)]
+fn from_v(x: V) -> __m512 {
+    let a = x.to_array();
+    // SAFETY: `a` holds 16 values; unaligned loads are allowed.
+    unsafe { _mm512_loadu_ps(a.as_ptr()) }
 }
 
 #[inline(always)]
@@ -315,6 +424,10 @@ mod tests {
         check::<6, 96, 96>(true, false);
         check::<1, 7, 5>(false, true);
         check::<20, 200, 72>(false, true);
+        // Tiles of 7 (49 pixels), and K in two chunks (550 pairs x 256 outputs > CHUNK_BYTES).
+        check::<49, 64, 40>(true, true);
+        check::<13, 1100, 256>(true, true);
+        assert_eq!((mr_for(49), chunk_pairs(1100, 256)), (7, 512));
     }
 
     #[test]
