@@ -5,7 +5,8 @@
 //! chains; each weight vector loaded once per segment). Segments whose taps all fall inside the
 //! image run unmasked; the first and last, which touch the left/right padding, are compiled for
 //! their constant position so their masks fold away. Rows near the top/bottom clamp their tap rows,
-//! so padding is never read or materialized.
+//! so padding is never read or materialized. With AVX-512, interior rows of 5-row kernels go in
+//! pairs that share every input load.
 
 use core::ops::Range;
 
@@ -13,21 +14,21 @@ use super::par::{even_cut, run_split, Team};
 use super::simd::{for_blocks, load_n, load_n_unchecked, store_n, L, V};
 use super::Activation;
 
-/// Most output pixels per segment (accumulators), by kernel width: with AVX-512's 32 vector
-/// registers, 14 for 5x5 kernels (more pixels share each weight and input load) and 8 for 3x3
-/// (measured per layer, `bench --layers`); 4 with 16 registers.
+/// Most output pixels per segment (accumulators per output row), by kernel width: with AVX-512's 32
+/// vector registers, 7 for 5x5 kernels (whose interior rows go in pairs, see [`pair_rows`]: 14
+/// accumulators) and 8 for 3x3 (measured per layer, `bench --layers`); 4 with 16 registers.
 const fn seg_max(kw: usize) -> usize {
     if !cfg!(target_feature = "avx512f") {
         4
     } else if kw >= 5 {
-        14
+        7
     } else {
         8
     }
 }
 
 /// Size of the accumulator array (the largest [`seg_max`]).
-const SEG: usize = 14;
+const SEG: usize = 8;
 
 /// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`.
 #[allow(clippy::too_many_arguments)]
@@ -116,8 +117,13 @@ pub fn dwconv_rows<
         0
     }
     .max(ox_lo);
-    for oy in rows.clone() {
-        let drow = &mut dst[(oy - rows.start) * OW * C..(oy - rows.start + 1) * OW * C];
+    // Whether every tap row of output row `oy` is inside the image.
+    let full = |oy: usize| oy * SH >= PT && oy * SH + KH <= IH + PT;
+    let mut oy = rows.start;
+    while oy < rows.end {
+        let pair = pair_rows(KH) && oy + 1 < rows.end && full(oy) && full(oy + 1);
+        // This output row and the next (used when `pair`).
+        let (drow, drow2) = dst[(oy - rows.start) * OW * C..].split_at_mut(OW * C);
         // Valid tap rows: 0 <= oy*SH + ky - PT < IH.
         let ky0 = PT.saturating_sub(oy * SH);
         let ky1 = KH.min((IH + PT).saturating_sub(oy * SH));
@@ -132,6 +138,7 @@ pub fn dwconv_rows<
                     )
                 });
             }
+            oy += 1;
             continue;
         }
         let row = Row::<IH, IW, C, KW, SW, PL> {
@@ -146,7 +153,7 @@ pub fn dwconv_rows<
         let len = OW.div_ceil(OW.div_ceil(seg_max(KW)));
         // Segments along the row, each over all channel blocks (consecutive loads then walk
         // consecutive cache lines instead of striding by a whole pixel).
-        // One 16-channel block (`n` channels) of the segment at `x0`.
+        // One 16-channel block (`n` channels) of the segment at `x0`, one output row.
         macro_rules! block {
             ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
                 let (x0, c0, n) = ($x0, $c0, $n);
@@ -160,37 +167,73 @@ pub fn dwconv_rows<
                 }
             }};
         }
+        // The same for output rows `oy` and `oy + 1` together.
+        macro_rules! block2 {
+            ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
+                let (x0, c0, n) = ($x0, $c0, $n);
+                let [acc, acc2] = if $unmasked {
+                    row.segment2::<KH, SH, false>(bias, x0, len, c0, n)
+                } else {
+                    row.segment2::<KH, SH, true>(bias, x0, len, c0, n)
+                };
+                for (p, a) in acc.into_iter().enumerate().take(len) {
+                    store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
+                }
+                for (p, a) in acc2.into_iter().enumerate().take(len) {
+                    store_n(&mut drow2[(x0 + p) * C + c0..], act.apply(a), n);
+                }
+            }};
+        }
         // All channel blocks of the segment at `x0`: full blocks, then the tail, each spelled out
         // so `n` is a constant (through a closure it was not when the tail exists: a 112x112x24
         // layer ran 8x slower).
         macro_rules! segment {
-            ($x0:expr) => {{
+            ($block:ident, $x0:expr) => {{
                 let x0: usize = $x0;
                 let unmasked = x0 >= ox_lo && x0 + len <= ox_hi;
                 let full = C / L * L;
                 let mut c0 = 0;
                 while c0 < full {
-                    block!(x0, unmasked, c0, L);
+                    $block!(x0, unmasked, c0, L);
                     c0 += L;
                 }
                 if full < C {
-                    block!(x0, unmasked, full, C - full);
+                    $block!(x0, unmasked, full, C - full);
                 }
             }};
         }
-        segment!(0);
-        let last = OW - len;
-        let mut x0 = len;
-        while x0 < last {
-            // The last middle segment may overlap the one before it (recomputing, not changing,
-            // its outputs) so that none runs into the final one's masked zone.
-            segment!(x0.min(last - len));
-            x0 += len;
+        macro_rules! segments {
+            ($block:ident) => {{
+                segment!($block, 0);
+                let last = OW - len;
+                let mut x0 = len;
+                while x0 < last {
+                    // The last middle segment may overlap the one before it (recomputing, not
+                    // changing, its outputs) so that none runs into the final one's masked zone.
+                    segment!($block, x0.min(last - len));
+                    x0 += len;
+                }
+                if last > 0 {
+                    segment!($block, last);
+                }
+            }};
         }
-        if last > 0 {
-            segment!(last);
+        if pair {
+            segments!(block2);
+            oy += 2;
+        } else {
+            segments!(block);
+            oy += 1;
         }
     }
+}
+
+/// Whether interior output rows are computed two at a time, each input vector loaded once for the
+/// taps of both rows that read it: with AVX-512 (twice the accumulators) for kernels of 5 rows and
+/// more (`bench --layers` on Zen 5, with 7-pixel segments: 14x14x512 5x5 0.033 -> 0.028 ms,
+/// 28x28x256 5x5/2 0.028 -> 0.024; 3x3 kernels, 8-pixel segments: slower, 112x112x32 0.08 -> 0.11).
+const fn pair_rows(kh: usize) -> bool {
+    cfg!(target_feature = "avx512f") && kh >= 5
 }
 
 /// One output row's view of the input and weights.
@@ -258,6 +301,61 @@ impl<
                     // SAFETY: the row is inside the image (asserted), and the column ix < IW either
                     // by the mask or by the unmasked column assertion above.
                     *a = unsafe { load_n_unchecked(self.src, srow + ix * C, n) }.mul_add(wv, *a);
+                }
+            }
+        }
+        acc
+    }
+
+    /// [`segment`](Self::segment) for this row (every tap row inside the image) and the next
+    /// output row together: input row `dy` of the `KH + SH` rows serves tap row `dy` of the first
+    /// and tap row `dy - SH` of the second, with one load per input vector. Per output the
+    /// multiply-adds run in the same order as in `segment` (bit-identical).
+    #[inline(always)]
+    fn segment2<const KH: usize, const SH: usize, const MASKED: bool>(
+        &self,
+        bias: &[f32],
+        x0: usize,
+        len: usize,
+        c0: usize,
+        n: usize,
+    ) -> [[V; SEG]; 2] {
+        let mut acc = [[load_n(&bias[c0..], n); SEG]; 2];
+        assert!(self.ky0 == 0 && self.ky1 == KH && self.iy + KH + SH <= IH);
+        assert!(KH * KW * C <= self.w.len() && c0 + n <= C && self.src.len() == IH * IW * C);
+        assert!(
+            len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
+        );
+        for dy in 0..KH + SH {
+            let srow = (self.iy + dy) * IW * C + c0;
+            let (top, bottom) = (dy < KH, dy >= SH && dy - SH < KH);
+            for kx in 0..KW {
+                // SAFETY: tap rows dy (top) and dy - SH (bottom) are < KH, kx < KW and
+                // c0 + n <= C, asserted above.
+                let wt = if top {
+                    unsafe { load_n_unchecked(self.w, (dy * KW + kx) * C + c0, n) }
+                } else {
+                    V::ZERO
+                };
+                let wb = if bottom {
+                    unsafe { load_n_unchecked(self.w, ((dy - SH) * KW + kx) * C + c0, n) }
+                } else {
+                    V::ZERO
+                };
+                for p in 0..len {
+                    let ix = ((x0 + p) * SW + kx).wrapping_sub(PL);
+                    if MASKED && ix >= IW {
+                        continue;
+                    }
+                    // SAFETY: the rows are inside the image (asserted), and the column ix < IW
+                    // either by the mask or by the unmasked column assertion above.
+                    let x = unsafe { load_n_unchecked(self.src, srow + ix * C, n) };
+                    if top {
+                        acc[0][p] = x.mul_add(wt, acc[0][p]);
+                    }
+                    if bottom {
+                        acc[1][p] = x.mul_add(wb, acc[1][p]);
+                    }
                 }
             }
         }
