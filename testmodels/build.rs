@@ -303,7 +303,15 @@ fn synthetic_cases() -> Vec<Case> {
 
     // Stem: 3x3 stride-2 conv reading u8 pixels, input normalization folded in (padding reads the pixel
     // value that normalizes to 0), BatchNorm folded, HardSwish fused.
-    for (h, w, c) in [(7, 9, 16), (15, 15, 5), (33, 17, 24), (2, 3, 17), (1, 1, 3)] {
+    // (9, 41, 16): rows of 19 interior pixels, two groups of the kernel's 8 then the remainder.
+    for (h, w, c) in [
+        (7, 9, 16),
+        (15, 15, 5),
+        (33, 17, 24),
+        (2, 3, 17),
+        (1, 1, 3),
+        (9, 41, 16),
+    ] {
         let (mut b, x) = GraphBuilder::new(&format!("stem_{h}x{w}_c{c}"), h, w, true);
         let y = b.conv(x, c, 3, 2, 1);
         let y = b.bn(y);
