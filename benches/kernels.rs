@@ -75,7 +75,7 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
     let dst = dst.get_mut();
     g.throughput(Throughput::Elements((M * K * N) as u64));
     g.bench_function(format!("pwconv {M}x{K}->{N}"), |b| {
-        b.iter(|| pwconv::pwconv::<M, K, N>(black_box(src), w, bias, Relu, None, dst))
+        b.iter(|| pwconv::pwconv::<M, K, N, N>(black_box(src), w, bias, Relu, None, dst))
     });
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
     if M > 1 {
@@ -115,14 +115,14 @@ fn run_dw<const HW: usize, const C: usize, const K: usize, const S: usize>(
 ) {
     match (HW, K, S) {
         (112, 3, 1) => {
-            dwconv::dwconv::<112, 112, C, 112, 112, 3, 3, 1, 1, 1, 1>(src, w, bias, Relu, dst)
+            dwconv::dwconv::<112, 112, C, C, 112, 112, 3, 3, 1, 1, 1, 1>(src, w, bias, Relu, dst)
         }
         (14, 5, 1) => {
-            dwconv::dwconv::<14, 14, C, 14, 14, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst)
+            dwconv::dwconv::<14, 14, C, C, 14, 14, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst)
         }
-        (7, 5, 1) => dwconv::dwconv::<7, 7, C, 7, 7, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst),
+        (7, 5, 1) => dwconv::dwconv::<7, 7, C, C, 7, 7, 5, 5, 1, 1, 2, 2>(src, w, bias, Relu, dst),
         (28, 5, 2) => {
-            dwconv::dwconv::<28, 28, C, 14, 14, 5, 5, 2, 2, 2, 2>(src, w, bias, Relu, dst)
+            dwconv::dwconv::<28, 28, C, C, 14, 14, 5, 5, 2, 2, 2, 2>(src, w, bias, Relu, dst)
         }
         _ => unreachable!("add the shape to run_dw"),
     }

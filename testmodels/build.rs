@@ -350,6 +350,21 @@ fn synthetic_cases() -> Vec<Case> {
             }
         }
     }
+    // Depthwise reading a pointwise output of 256 channels, which the memory plan stores with
+    // padded pixels (`plan::PIXEL_PAD_F32`): the pointwise kernel writes and the depthwise kernel
+    // reads with that pixel stride.
+    for (k, s) in [(3, 1), (5, 1), (5, 2)] {
+        for (h, w) in [(7, 7), (13, 9)] {
+            let (mut b, x) = GraphBuilder::new(&format!("dw_padded_k{k}s{s}_c256_{h}x{w}"), h, w, true);
+            let y = b.conv(x, 8, 1, 1, 1);
+            let y = b.conv(y, 256, 1, 1, 1);
+            let y = b.act(y, Activation::Relu);
+            let y = b.conv(y, 256, k, s, 256);
+            let y = b.bn(y);
+            let y = b.act(y, Activation::HardSwish);
+            cases.push(case(b, y, &["conv_u8", "pwconv", "dwconv"]));
+        }
+    }
 
     // Pointwise GEMM: a chain through channel counts below, between and above the SIMD width and the
     // 32-wide panel, K above the 256-channel cache block, residual adds fused into the epilogue, at pixel

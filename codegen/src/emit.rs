@@ -284,6 +284,8 @@ struct PwCall {
     m: usize,
     cin: usize,
     cout: usize,
+    /// Row stride of the output (f32 only: more than `cout` when the plan pads it).
+    ds: usize,
     s0: Ident,
     wseg: TokenStream,
     bseg: TokenStream,
@@ -302,6 +304,7 @@ impl PwCall {
             m,
             cin,
             cout,
+            ds,
             s0,
             wseg,
             bseg,
@@ -325,14 +328,16 @@ impl PwCall {
             let (a0, a1) = (r.start, r.end);
             quote!(, &w[#a0..#a1])
         });
+        // The f32 kernel takes the output row stride; the bf16 one writes dense rows.
+        let ds = (!*bf16).then(|| quote!(, #ds));
         (
             quote! {
                 #split
-                k::#module::#f::<#m, #cin, #cout>(#s0, #wseg, #bseg, #act, #residual, dst #ahead);
+                k::#module::#f::<#m, #cin, #cout #ds>(#s0, #wseg, #bseg, #act, #residual, dst #ahead);
             },
             quote! {
                 #split
-                k::#module::#f_par::<#m, #cin, #cout>(team, #s0, #wseg, #bseg, #act, #residual, dst #ahead);
+                k::#module::#f_par::<#m, #cin, #cout #ds>(team, #s0, #wseg, #bseg, #act, #residual, dst #ahead);
             },
         )
     }
@@ -525,17 +530,19 @@ fn lower(
                 ));
             }
             if c.is_depthwise() && cin == cout && !c.residual {
+                // Pixel stride of the input (padded when the plan pads it).
+                let ss = plan.pixel_stride[node.inputs[0]].unwrap_or(cin);
                 let wseg = seg(blob.push(&pack::depthwise(&c.weight)));
                 let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, 1)));
                 let (split, src) = io(plan, &node.inputs, node.output);
                 let s0 = &src[0];
                 let body = quote! {
                     #split
-                    k::dwconv::dwconv::<#ih, #iw, #cin, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, #wseg, #bseg, #act, dst);
+                    k::dwconv::dwconv::<#ih, #iw, #cin, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, #wseg, #bseg, #act, dst);
                 };
                 let par_body = quote! {
                     #split
-                    k::dwconv::dwconv_par::<#ih, #iw, #cin, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(
+                    k::dwconv::dwconv_par::<#ih, #iw, #cin, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(
                         team, #s0, #wseg, #bseg, #act, dst);
                 };
                 return Ok(Lowered {
@@ -565,11 +572,14 @@ fn lower(
                     Some(r) => quote!(Some(#r)),
                     None => quote!(None),
                 };
+                let ds = plan.pixel_stride[node.output].unwrap_or(cout);
+                assert!(ds == cout || !bf16, "the plan pads only f32 pointwise outputs");
                 let call = PwCall {
                     split,
                     m,
                     cin,
                     cout,
+                    ds,
                     s0: s0.clone(),
                     wseg,
                     bseg,
@@ -654,9 +664,9 @@ fn lower(
             Ok(Lowered {
                 kernel: "fully_connected",
                 summary: format!("{kk} -> {n}{}", act_name(*act)),
-                body: quote! { #split k::pwconv::pwconv::<1, #kk, #n>(#s0, #wseg, #bseg, #a, None, dst); },
+                body: quote! { #split k::pwconv::pwconv::<1, #kk, #n, #n>(#s0, #wseg, #bseg, #a, None, dst); },
                 par_body: Some(quote! {
-                    #split k::pwconv::pwconv_par::<1, #kk, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
+                    #split k::pwconv::pwconv_par::<1, #kk, #n, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
                 }),
                 reads_pixels: false,
                 host: None,

@@ -3,7 +3,9 @@
 //! allocated at run time. Reshapes share their input's storage.
 
 use crate::error::{Error, Result};
+use crate::emit::runs_in_bf16;
 use crate::ir::{Graph, Op, ValueId};
+use crate::Precision;
 
 /// Offsets are multiples of this many f32 (64 bytes: one cache line, one AVX-512 vector).
 pub const ALIGN_F32: usize = 16;
@@ -16,18 +18,42 @@ pub const ALIGN_F32: usize = 16;
 /// mostly in the 14x14 and 7x7 pointwise layers (7x7x1024->1024 with residual 1.025 -> 0.948 ms).
 pub const PAGE_SKEW_F32: usize = 272;
 
+/// Channels of padding after each pixel of the values depthwise convs read when their channel
+/// count is a multiple of [`PAD_WHEN_CHANNELS`]: a pixel stride of 512 f32 (2 KiB) maps every
+/// pixel of a 16-channel block to the same two L1 sets, and a 5x5 window's lines evict each
+/// other (criterion, one depthwise 5x5 layer at 14x14: 512 channels 44 us, 496 or 528 channels
+/// 22-24 us).
+pub const PIXEL_PAD_F32: usize = 16;
+/// See [`PIXEL_PAD_F32`]: pixel strides of 1 KiB and more.
+pub const PAD_WHEN_CHANNELS: usize = 256;
+
 /// Where each value lives.
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// `(offset, len)` in f32 for each value that has storage (`None` for the raw input).
     pub slots: Vec<Option<(usize, usize)>>,
+    /// For the values stored with padding after each pixel: the pixel stride in f32 (more than
+    /// the channel count; see [`PIXEL_PAD_F32`]).
+    pub pixel_stride: Vec<Option<usize>>,
     /// Workspace length in f32.
     pub workspace_len: usize,
 }
 
-/// Assigns workspace offsets to the values of an optimized graph.
+/// Assigns workspace offsets to the values of an optimized graph compiled in f32.
 pub fn plan(g: &Graph) -> Result<Plan> {
+    plan_for(g, Precision::F32)
+}
+
+/// Assigns workspace offsets to the values of an optimized graph: padded pixels (see
+/// [`PIXEL_PAD_F32`]) for the outputs of f32 pointwise convs that only depthwise convs read.
+pub fn plan_for(g: &Graph, precision: Precision) -> Result<Plan> {
     let nv = g.values.len();
+    let pixel_stride: Vec<Option<usize>> =
+        (0..nv).map(|v| padded_stride(g, v, precision)).collect();
+    let storage = |v: ValueId| match pixel_stride[v] {
+        Some(s) => g.values[v].numel() / g.values[v].shape[1] * s,
+        None => g.values[v].numel(),
+    };
     // Storage root of each value: reshapes alias their input.
     let mut root: Vec<ValueId> = (0..nv).collect();
     for n in &g.nodes {
@@ -55,13 +81,13 @@ pub fn plan(g: &Graph) -> Result<Plan> {
     let mut roots: Vec<ValueId> = (0..nv)
         .filter(|&v| root[v] == v && first[v] != usize::MAX && v != input_root)
         .collect();
-    roots.sort_by_key(|&v| (std::cmp::Reverse(g.values[v].numel()), first[v]));
+    roots.sort_by_key(|&v| (std::cmp::Reverse(storage(v)), first[v]));
 
     let mut placed: Vec<(usize, usize, usize, usize)> = Vec::new(); // (offset, len, first, last)
     let mut offset_of = vec![None; nv];
     let mut workspace_len = 0;
     for v in roots {
-        let len = g.values[v].numel();
+        let len = storage(v);
         let mut conflicts: Vec<(usize, usize)> = placed
             .iter()
             .filter(|&&(_, _, f, l)| f <= last[v] && first[v] <= l)
@@ -80,12 +106,38 @@ pub fn plan(g: &Graph) -> Result<Plan> {
         workspace_len = workspace_len.max(align(off + len));
     }
     let slots = (0..nv)
-        .map(|v| offset_of[root[v]].map(|o| (o, g.values[v].numel())))
+        .map(|v| offset_of[root[v]].map(|o| (o, storage(v))))
         .collect();
     Ok(Plan {
         slots,
+        pixel_stride,
         workspace_len,
     })
+}
+
+/// The padded pixel stride of `v` when it is stored padded: 4-D with more than one pixel, a
+/// channel count that is a multiple of [`PAD_WHEN_CHANNELS`], written by an f32 pointwise conv
+/// without residual and read only by depthwise convs (the kernels that take a pixel stride).
+fn padded_stride(g: &Graph, v: ValueId, precision: Precision) -> Option<usize> {
+    let s = &g.values[v].shape;
+    if s.len() != 4 || s[2] * s[3] <= 1 || s[1] % PAD_WHEN_CHANNELS != 0 || v == g.output {
+        return None;
+    }
+    let producer = &g.nodes[g.producer(v)?];
+    let Op::Conv(pw) = &producer.op else {
+        return None;
+    };
+    let bf16 = precision == Precision::Bf16 && runs_in_bf16(s[2] * s[3], pw.in_channels());
+    if !pw.is_pointwise() || pw.residual || producer.inputs[0] == g.input || bf16 {
+        return None;
+    }
+    let consumers = g.consumers(v);
+    let depthwise_only = consumers.iter().all(|&i| {
+        let n = &g.nodes[i];
+        matches!(&n.op, Op::Conv(c) if c.is_depthwise() && !c.residual && c.out_channels() == s[1])
+            && n.inputs == [v]
+    });
+    (!consumers.is_empty() && depthwise_only).then_some(s[1] + PIXEL_PAD_F32)
 }
 
 fn align(x: usize) -> usize {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use pplcnet_codegen::ir::{Graph, Op};
 use pplcnet_codegen::load::load_model;
-use pplcnet_codegen::plan::{plan, Plan};
+use pplcnet_codegen::plan::{plan, Plan, PIXEL_PAD_F32};
 use pplcnet_codegen::{passes, InputSpec};
 
 fn root() -> PathBuf {
@@ -88,6 +88,26 @@ fn check(path: &Path) {
 #[test]
 fn default_model_plan() {
     check(&root().join("model_assets/pplcnetv2_base.onnx"));
+}
+
+/// The padded pixel stride (`plan::PIXEL_PAD_F32`) goes to the 256- to 1024-channel outputs of
+/// pointwise convs that only depthwise convs read, and their storage holds the padded pixels.
+#[test]
+fn depthwise_inputs_with_power_of_two_channels_are_padded() {
+    let (g, p) = planned(&root().join("model_assets/pplcnetv2_base.onnx"));
+    let mut padded = 0;
+    for (v, stride) in p.pixel_stride.iter().enumerate() {
+        let Some(stride) = *stride else { continue };
+        padded += 1;
+        let s = &g.values[v].shape;
+        assert_eq!(stride, s[1] + PIXEL_PAD_F32);
+        assert_eq!(p.slots[v].map(|(_, len)| len), Some(s[2] * s[3] * stride));
+        for i in g.consumers(v) {
+            assert!(matches!(&g.nodes[i].op, Op::Conv(c) if c.is_depthwise()));
+        }
+    }
+    // 28x28x256 (stride-2 5x5), six 14x14x512 and the 7x7x1024 depthwise inputs.
+    assert_eq!(padded, 8);
 }
 
 #[test]

@@ -30,13 +30,15 @@ const fn seg_max(kw: usize) -> usize {
 /// Size of the accumulator array (the largest [`seg_max`]).
 const SEG: usize = 8;
 
-/// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`.
+/// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`; `src` pixels are `SS >= C` values apart
+/// (the channels, then unused padding).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn dwconv<
     const IH: usize,
     const IW: usize,
     const C: usize,
+    const SS: usize,
     const OH: usize,
     const OW: usize,
     const KH: usize,
@@ -52,7 +54,7 @@ pub fn dwconv<
     act: impl Activation,
     dst: &mut [f32],
 ) {
-    dwconv_rows::<IH, IW, C, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, 0..OH, dst)
+    dwconv_rows::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, 0..OH, dst)
 }
 
 /// [`dwconv`] split over `team` by output rows (bit-identical).
@@ -61,6 +63,7 @@ pub fn dwconv_par<
     const IH: usize,
     const IW: usize,
     const C: usize,
+    const SS: usize,
     const OH: usize,
     const OW: usize,
     const KH: usize,
@@ -78,7 +81,7 @@ pub fn dwconv_par<
     dst: &mut [f32],
 ) {
     let f = |r: Range<usize>, d: &mut [f32]| {
-        dwconv_rows::<IH, IW, C, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, r, d)
+        dwconv_rows::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, r, d)
     };
     run_split(team, dst, OH, OW * C, |i, n| even_cut(OH, i, n), &f);
 }
@@ -91,6 +94,7 @@ pub fn dwconv_rows<
     const IH: usize,
     const IW: usize,
     const C: usize,
+    const SS: usize,
     const OH: usize,
     const OW: usize,
     const KH: usize,
@@ -107,7 +111,7 @@ pub fn dwconv_rows<
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
-    assert!(src.len() == IH * IW * C && w.len() == KH * KW * C && bias.len() == C);
+    assert!(C <= SS && src.len() == IH * IW * SS && w.len() == KH * KW * C && bias.len() == C);
     assert!(rows.start <= rows.end && rows.end <= OH && dst.len() == rows.len() * OW * C);
     // Output columns whose every tap is inside the image: ox * SW >= PL and ox * SW + KW - 1 - PL < IW.
     let ox_lo = PL.div_ceil(SW).min(OW);
@@ -141,7 +145,7 @@ pub fn dwconv_rows<
             oy += 1;
             continue;
         }
-        let row = Row::<IH, IW, C, KW, SW, PL> {
+        let row = Row::<IH, IW, C, SS, KW, SW, PL> {
             src,
             w,
             ky0,
@@ -242,6 +246,7 @@ struct Row<
     const IH: usize,
     const IW: usize,
     const C: usize,
+    const SS: usize,
     const KW: usize,
     const SW: usize,
     const PL: usize,
@@ -259,10 +264,11 @@ impl<
         const IH: usize,
         const IW: usize,
         const C: usize,
+        const SS: usize,
         const KW: usize,
         const SW: usize,
         const PL: usize,
-    > Row<'_, IH, IW, C, KW, SW, PL>
+    > Row<'_, IH, IW, C, SS, KW, SW, PL>
 {
     /// Output pixels `x0..x0 + len` (`len <= SEG`) of channels `c0..c0 + n`, from the bias. With
     /// `MASKED`, taps outside the image are skipped; without, the caller guarantees every tap of
@@ -284,12 +290,12 @@ impl<
                 && self.iy + (self.ky1 - self.ky0) <= IH
                 && self.ky1 * KW * C <= self.w.len()
         );
-        assert!(c0 + n <= C && self.src.len() == IH * IW * C);
+        assert!(c0 + n <= C && self.src.len() == IH * IW * SS);
         assert!(
             len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
         );
         for (dy, ky) in (self.ky0..self.ky1).enumerate() {
-            let srow = (self.iy + dy) * IW * C + c0;
+            let srow = (self.iy + dy) * IW * SS + c0;
             for kx in 0..KW {
                 // SAFETY: ky < ky1, kx < KW and c0 + n <= C, asserted above.
                 let wv = unsafe { load_n_unchecked(self.w, (ky * KW + kx) * C + c0, n) };
@@ -300,7 +306,7 @@ impl<
                     }
                     // SAFETY: the row is inside the image (asserted), and the column ix < IW either
                     // by the mask or by the unmasked column assertion above.
-                    *a = unsafe { load_n_unchecked(self.src, srow + ix * C, n) }.mul_add(wv, *a);
+                    *a = unsafe { load_n_unchecked(self.src, srow + ix * SS, n) }.mul_add(wv, *a);
                 }
             }
         }
@@ -322,12 +328,12 @@ impl<
     ) -> [[V; SEG]; 2] {
         let mut acc = [[load_n(&bias[c0..], n); SEG]; 2];
         assert!(self.ky0 == 0 && self.ky1 == KH && self.iy + KH + SH <= IH);
-        assert!(KH * KW * C <= self.w.len() && c0 + n <= C && self.src.len() == IH * IW * C);
+        assert!(KH * KW * C <= self.w.len() && c0 + n <= C && self.src.len() == IH * IW * SS);
         assert!(
             len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
         );
         for dy in 0..KH + SH {
-            let srow = (self.iy + dy) * IW * C + c0;
+            let srow = (self.iy + dy) * IW * SS + c0;
             let (top, bottom) = (dy < KH, dy >= SH && dy - SH < KH);
             for kx in 0..KW {
                 // SAFETY: tap rows dy (top) and dy - SH (bottom) are < KH, kx < KW and
@@ -349,7 +355,7 @@ impl<
                     }
                     // SAFETY: the rows are inside the image (asserted), and the column ix < IW
                     // either by the mask or by the unmasked column assertion above.
-                    let x = unsafe { load_n_unchecked(self.src, srow + ix * C, n) };
+                    let x = unsafe { load_n_unchecked(self.src, srow + ix * SS, n) };
                     if top {
                         acc[0][p] = x.mul_add(wt, acc[0][p]);
                     }

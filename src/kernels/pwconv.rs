@@ -63,7 +63,7 @@ const fn rows_cost(rows: usize, mr: usize) -> usize {
 
 /// See the module docs. `bias` is padded to a multiple of `NR`.
 #[inline(always)]
-pub fn pwconv<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -74,14 +74,14 @@ pub fn pwconv<const M: usize, const K: usize, const N: usize>(
     if M == 1 {
         gemv_panels::<K, N>(src, w, bias, act, residual, 0..N.div_ceil(NR), dst)
     } else {
-        pwconv_rows::<M, K, N>(src, w, bias, act, residual, 0..M, dst)
+        pwconv_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
     }
 }
 
 /// [`pwconv`] split over `team`: by rows of pixels, or by weight panels when there is one pixel.
 /// Bit-identical to [`pwconv`] (each output is summed in the same order whatever the split).
 #[allow(clippy::too_many_arguments)]
-pub fn pwconv_par<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_par<const M: usize, const K: usize, const N: usize, const DS: usize>(
     team: &dyn Team,
     src: &[f32],
     w: &[f32],
@@ -97,9 +97,9 @@ pub fn pwconv_par<const M: usize, const K: usize, const N: usize>(
         run_split(team, dst, panels, NR, |i, n| even_cut(panels, i, n), &f);
     } else {
         let f = |r: Range<usize>, d: &mut [f32]| {
-            pwconv_rows::<M, K, N>(src, w, bias, act, residual, r, d)
+            pwconv_rows::<M, K, N, DS>(src, w, bias, act, residual, r, d)
         };
-        run_split(team, dst, M, N, row_cut::<M>, &f);
+        run_split(team, dst, M, DS, row_cut::<M>, &f);
     }
 }
 
@@ -107,7 +107,7 @@ pub fn pwconv_par<const M: usize, const K: usize, const N: usize>(
 /// (see [`pwconv_rows_ahead`]). Same results as [`pwconv`].
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub fn pwconv_ahead<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_ahead<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -116,14 +116,14 @@ pub fn pwconv_ahead<const M: usize, const K: usize, const N: usize>(
     dst: &mut [f32],
     ahead: &[f32],
 ) {
-    pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, 0..M, dst, ahead)
+    pwconv_rows_ahead::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst, ahead)
 }
 
 /// [`pwconv_par`] (`M > 1`) that also prefetches `ahead`, every part all of it: each row part of
 /// a following pointwise conv needs all of its weights, so they are best in every core's L2 (measured
 /// faster than a share per part). Bit-identical to [`pwconv`].
 #[allow(clippy::too_many_arguments)]
-pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize, const DS: usize>(
     team: &dyn Team,
     src: &[f32],
     w: &[f32],
@@ -134,9 +134,9 @@ pub fn pwconv_par_ahead<const M: usize, const K: usize, const N: usize>(
     ahead: &[f32],
 ) {
     let f = |r: Range<usize>, d: &mut [f32]| {
-        pwconv_rows_ahead::<M, K, N>(src, w, bias, act, residual, r, d, ahead)
+        pwconv_rows_ahead::<M, K, N, DS>(src, w, bias, act, residual, r, d, ahead)
     };
-    run_split(team, dst, M, N, row_cut::<M>, &f);
+    run_split(team, dst, M, DS, row_cut::<M>, &f);
 }
 
 /// The `i`-th of `n` row boundaries for [`pwconv_par`]: the parts' estimated costs as even as
@@ -159,7 +159,7 @@ fn row_cut<const M: usize>(i: usize, n: usize) -> usize {
 /// Rows `rows` of [`pwconv`]: `src` and `residual` are the whole layer's, `dst` holds just those
 /// rows (`rows.len() * N` values). Not inlined: the serial and parallel paths share one instance.
 #[inline(never)]
-pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_rows<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -168,7 +168,7 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
-    rows_impl::<M, K, N, false>(src, w, bias, act, residual, rows, dst, &[])
+    rows_impl::<M, K, N, DS, false>(src, w, bias, act, residual, rows, dst, &[])
 }
 
 /// [`pwconv_rows`] that also pulls `ahead` (weights of a later, memory-bound layer) into the caches,
@@ -176,7 +176,7 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize>(
 /// instead of DRAM when that layer runs. The arithmetic is that of [`pwconv_rows`].
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
-pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -186,13 +186,13 @@ pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize>(
     dst: &mut [f32],
     ahead: &[f32],
 ) {
-    rows_impl::<M, K, N, true>(src, w, bias, act, residual, rows, dst, ahead)
+    rows_impl::<M, K, N, DS, true>(src, w, bias, act, residual, rows, dst, ahead)
 }
 
 #[inline(always)]
 // `for_tiles!(1, ..)` (the SSE2 tile) spells `m + 1 <= len` and `M % 1` like the other tile sizes.
 #[allow(clippy::too_many_arguments, clippy::int_plus_one, clippy::modulo_one)]
-fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
+fn rows_impl<const M: usize, const K: usize, const N: usize, const DS: usize, const PF: bool>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -206,7 +206,7 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
     assert!(src.len() == M * K && w.len() == panels * K * NR && bias.len() == panels * NR);
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
     let len = rows.len();
-    assert!(dst.len() == len * N);
+    assert!(N <= DS && dst.len() == len * DS);
     let src = &src[rows.start * K..rows.end * K];
     let residual = residual.map(|r| &r[rows.start * N..rows.end * N]);
     // Prefetch: one cache line of `ahead` every `2^pf_shift` multiply-add steps (the longest such
@@ -289,7 +289,7 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
         macro_rules! all_panels {
             ($r:literal, $m:expr, $tile:expr) => {
                 for p in 0..panels {
-                    tile(p, 0, K).run::<$r, K, N, PF>(act, dst, $m, $tile);
+                    tile(p, 0, K).run::<$r, K, N, DS, PF>(act, dst, $m, $tile);
                 }
             };
         }
@@ -310,7 +310,7 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const PF: bool>(
             let t = tile(p, k0, k1);
             macro_rules! one_panel {
                 ($r:literal, $m:expr, $tile:expr) => {
-                    t.run::<$r, K, N, PF>(act, dst, $m, $tile)
+                    t.run::<$r, K, N, DS, PF>(act, dst, $m, $tile)
                 };
             }
             each_tile!(one_panel);
@@ -361,7 +361,7 @@ struct Tile<'a> {
 
 impl Tile<'_> {
     #[inline(always)]
-    fn run<const R: usize, const K: usize, const N: usize, const PF: bool>(
+    fn run<const R: usize, const K: usize, const N: usize, const DS: usize, const PF: bool>(
         &self,
         act: impl Activation,
         dst: &mut [f32],
@@ -374,7 +374,7 @@ impl Tile<'_> {
         let mut acc = [self.b; R];
         if !self.first {
             for (r, a) in acc.iter_mut().enumerate() {
-                let row = (m + r) * N + n0;
+                let row = (m + r) * DS + n0;
                 *a = [
                     load_n(&dst[row..], lo),
                     if cols > L {
@@ -405,14 +405,15 @@ impl Tile<'_> {
             }
         }
         for (r, acc) in acc.iter().enumerate() {
-            let row = (m + r) * N + n0;
+            let row = (m + r) * DS + n0;
             let mut v = *acc;
             if self.last {
                 v = [act.apply(v[0]), act.apply(v[1])];
                 if let Some(res) = self.residual {
-                    v[0] += load_n(&res[row..], lo);
+                    let rrow = (m + r) * N + n0;
+                    v[0] += load_n(&res[rrow..], lo);
                     if cols > L {
-                        v[1] += load_n(&res[row + L..], cols - L);
+                        v[1] += load_n(&res[rrow + L..], cols - L);
                     }
                 }
             }
@@ -547,7 +548,7 @@ mod tests {
         );
         let res = values(M * N, 4);
         let mut dst = vec![f32::NAN; M * N];
-        pwconv::<M, K, N>(
+        pwconv::<M, K, N, N>(
             &src,
             &w,
             &bias,

@@ -55,9 +55,9 @@ pub fn squeeze_excite_par<const HW: usize, const C: usize, const R: usize>(
         &f,
     );
     let mut hidden = [0.0f32; R];
-    pwconv_par::<1, C, R>(team, &mean, w1, b1, act, None, &mut hidden);
+    pwconv_par::<1, C, R, R>(team, &mean, w1, b1, act, None, &mut hidden);
     let mut gate = [0.0f32; C];
-    pwconv_par::<1, R, C>(team, &hidden, w2, b2, gate_act, None, &mut gate);
+    pwconv_par::<1, R, C, C>(team, &hidden, w2, b2, gate_act, None, &mut gate);
     let f =
         |r: Range<usize>, d: &mut [f32]| scale_rows::<C>(&src[r.start * C..r.end * C], &gate, d);
     run_split(team, dst, HW, C, |i, n| even_cut(HW, i, n), &f);
@@ -115,9 +115,9 @@ fn gate<const HW: usize, const C: usize, const R: usize>(
     let mut mean = [0.0f32; C];
     mean_channels::<HW, C>(src, 0, &mut mean);
     let mut hidden = [0.0f32; R];
-    pwconv::<1, C, R>(&mean, w1, b1, act, None, &mut hidden);
+    pwconv::<1, C, R, R>(&mean, w1, b1, act, None, &mut hidden);
     let mut gate = [0.0f32; C];
-    pwconv::<1, R, C>(&hidden, w2, b2, gate_act, None, &mut gate);
+    pwconv::<1, R, C, C>(&hidden, w2, b2, gate_act, None, &mut gate);
     gate
 }
 
