@@ -355,7 +355,8 @@ fn synthetic_cases() -> Vec<Case> {
     // reads with that pixel stride.
     for (k, s) in [(3, 1), (5, 1), (5, 2)] {
         for (h, w) in [(7, 7), (13, 9)] {
-            let (mut b, x) = GraphBuilder::new(&format!("dw_padded_k{k}s{s}_c256_{h}x{w}"), h, w, true);
+            let (mut b, x) =
+                GraphBuilder::new(&format!("dw_padded_k{k}s{s}_c256_{h}x{w}"), h, w, true);
             let y = b.conv(x, 8, 1, 1, 1);
             let y = b.conv(y, 256, 1, 1, 1);
             let y = b.act(y, Activation::Relu);

@@ -573,7 +573,10 @@ fn lower(
                     None => quote!(None),
                 };
                 let ds = plan.pixel_stride[node.output].unwrap_or(cout);
-                assert!(ds == cout || !bf16, "the plan pads only f32 pointwise outputs");
+                assert!(
+                    ds == cout || !bf16,
+                    "the plan pads only f32 pointwise outputs"
+                );
                 let call = PwCall {
                     split,
                     m,

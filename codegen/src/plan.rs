@@ -2,8 +2,8 @@
 //! (greedy by size, TVM-style), so the workspace size is a constant of the model and nothing is
 //! allocated at run time. Reshapes share their input's storage.
 
-use crate::error::{Error, Result};
 use crate::emit::runs_in_bf16;
+use crate::error::{Error, Result};
 use crate::ir::{Graph, Op, ValueId};
 use crate::Precision;
 

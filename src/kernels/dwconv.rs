@@ -348,6 +348,9 @@ impl<
                 } else {
                     V::ZERO
                 };
+                // Indexed, not zipped: both rows' accumulators by pixel index (the zipped
+                // iterators measured 4% slower on the 5x5 layers).
+                #[allow(clippy::needless_range_loop)]
                 for p in 0..len {
                     let ix = ((x0 + p) * SW + kx).wrapping_sub(PL);
                     if MASKED && ix >= IW {
