@@ -106,7 +106,8 @@ fn depthwise_inputs_with_power_of_two_channels_are_padded() {
             assert!(matches!(&g.nodes[i].op, Op::Conv(c) if c.is_depthwise()));
         }
     }
-    // 28x28x256 (stride-2 5x5), six 14x14x512 and the 7x7x1024 depthwise inputs.
+    // The two 28x28x256 depthwise inputs (3x3, and 5x5 stride 2) and the six 14x14x512 ones. Not
+    // the 7x7x1024 one: the residual add of the block reads it too.
     assert_eq!(padded, 8);
 }
 
