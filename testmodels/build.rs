@@ -350,17 +350,17 @@ fn synthetic_cases() -> Vec<Case> {
             }
         }
     }
-    // Depthwise reading a pointwise output of 256 channels, which the memory plan stores with
+    // Depthwise reading a pointwise output of 128 or 256 channels, which the memory plan stores with
     // padded pixels (`plan::PIXEL_PAD_F32`): the pointwise kernel writes and the depthwise kernel
     // reads with that pixel stride.
-    for (k, s) in [(3, 1), (5, 1), (5, 2)] {
+    for (k, s, c) in [(3, 1, 256), (5, 1, 256), (5, 2, 256), (3, 2, 128)] {
         for (h, w) in [(7, 7), (13, 9)] {
             let (mut b, x) =
-                GraphBuilder::new(&format!("dw_padded_k{k}s{s}_c256_{h}x{w}"), h, w, true);
+                GraphBuilder::new(&format!("dw_padded_k{k}s{s}_c{c}_{h}x{w}"), h, w, true);
             let y = b.conv(x, 8, 1, 1, 1);
-            let y = b.conv(y, 256, 1, 1, 1);
+            let y = b.conv(y, c, 1, 1, 1);
             let y = b.act(y, Activation::Relu);
-            let y = b.conv(y, 256, k, s, 256);
+            let y = b.conv(y, c, k, s, c);
             let y = b.bn(y);
             let y = b.act(y, Activation::HardSwish);
             cases.push(case(b, y, &["conv_u8", "pwconv", "dwconv"]));

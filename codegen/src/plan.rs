@@ -19,13 +19,21 @@ pub const ALIGN_F32: usize = 16;
 pub const PAGE_SKEW_F32: usize = 272;
 
 /// Channels of padding after each pixel of the values depthwise convs read when their channel
-/// count is a multiple of [`PAD_WHEN_CHANNELS`]: a pixel stride of 512 f32 (2 KiB) maps every
-/// pixel of a 16-channel block to the same two L1 sets, and a 5x5 window's lines evict each
-/// other (criterion, one depthwise 5x5 layer at 14x14: 512 channels 44 us, 496 or 528 channels
-/// 22-24 us).
+/// count makes the pixel stride pathological for the L1 cache (see [`pads_channels`]): a pixel
+/// stride of 512 f32 (2 KiB) maps every pixel of a 16-channel block to the same two of the 64 L1
+/// sets, and a 5x5 window's lines evict each other (criterion, one depthwise 5x5 layer at 14x14:
+/// 512 channels 44 us, 496 or 528 channels 22-24 us).
 pub const PIXEL_PAD_F32: usize = 16;
-/// See [`PIXEL_PAD_F32`]: pixel strides of 1 KiB and more.
-pub const PAD_WHEN_CHANNELS: usize = 256;
+
+/// Whether values of `c` channels read by depthwise convs get padded pixels: a pixel stride that is
+/// a multiple of 1 KiB (a 16-channel block's pixels fall into at most 4 L1 sets), or a power of two
+/// of at least 512 bytes. Measured on the default model (interleaved medians, 8 rounds, Zen 5):
+/// padding multiples of 256 channels 5.30 ms, also 128 channels 5.22, also 64 channels 5.31 (the
+/// 112x112x64 layer is bound by memory, and padding makes it 25% larger). Padding every multiple of
+/// 128 made PPLCNet_x2_5 1.2% slower (its 640-channel layers; 8 sets per block).
+pub fn pads_channels(c: usize) -> bool {
+    c % 256 == 0 || (c.is_power_of_two() && c >= 128)
+}
 
 /// Where each value lives.
 #[derive(Debug, Clone)]
@@ -116,11 +124,11 @@ pub fn plan_for(g: &Graph, precision: Precision) -> Result<Plan> {
 }
 
 /// The padded pixel stride of `v` when it is stored padded: 4-D with more than one pixel, a
-/// channel count that is a multiple of [`PAD_WHEN_CHANNELS`], written by an f32 pointwise conv
-/// without residual and read only by depthwise convs (the kernels that take a pixel stride).
+/// channel count that [`pads_channels`], written by an f32 pointwise conv without residual and
+/// read only by depthwise convs (the kernels that take a pixel stride).
 fn padded_stride(g: &Graph, v: ValueId, precision: Precision) -> Option<usize> {
     let s = &g.values[v].shape;
-    if s.len() != 4 || s[2] * s[3] <= 1 || s[1] % PAD_WHEN_CHANNELS != 0 || v == g.output {
+    if s.len() != 4 || s[2] * s[3] <= 1 || !pads_channels(s[1]) || v == g.output {
         return None;
     }
     let producer = &g.nodes[g.producer(v)?];
