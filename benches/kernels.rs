@@ -83,7 +83,9 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
         let w = aligned_values(panels * K.div_ceil(2) * pwconv_bf16::NR);
         let w = w.get();
         g.bench_function(format!("pwconv_bf16 {M}x{K}->{N}"), |b| {
-            b.iter(|| pwconv_bf16::pwconv_bf16::<M, K, N>(black_box(src), w, bias, Relu, None, dst))
+            b.iter(|| {
+                pwconv_bf16::pwconv_bf16::<M, K, N, N>(black_box(src), w, bias, Relu, None, dst)
+            })
         });
     }
 }

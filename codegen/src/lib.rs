@@ -231,7 +231,7 @@ impl Compiler {
             Some(ir::Op::Softmax)
         );
         passes::optimize(&mut g);
-        let plan = plan::plan_for(&g, self.precision)?;
+        let plan = plan::plan(&g)?;
         let num_classes = g.values[g.output].numel();
         let labels = match &self.labels {
             Some(l) => l.clone(),

@@ -2,10 +2,8 @@
 //! (greedy by size, TVM-style), so the workspace size is a constant of the model and nothing is
 //! allocated at run time. Reshapes share their input's storage.
 
-use crate::emit::runs_in_bf16;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Op, ValueId};
-use crate::Precision;
 
 /// Offsets are multiples of this many f32 (64 bytes: one cache line, one AVX-512 vector).
 pub const ALIGN_F32: usize = 16;
@@ -47,17 +45,11 @@ pub struct Plan {
     pub workspace_len: usize,
 }
 
-/// Assigns workspace offsets to the values of an optimized graph compiled in f32.
+/// Assigns workspace offsets to the values of an optimized graph, with padded pixels (see
+/// [`PIXEL_PAD_F32`]) for the outputs of pointwise convs that only depthwise convs read.
 pub fn plan(g: &Graph) -> Result<Plan> {
-    plan_for(g, Precision::F32)
-}
-
-/// Assigns workspace offsets to the values of an optimized graph: padded pixels (see
-/// [`PIXEL_PAD_F32`]) for the outputs of f32 pointwise convs that only depthwise convs read.
-pub fn plan_for(g: &Graph, precision: Precision) -> Result<Plan> {
     let nv = g.values.len();
-    let pixel_stride: Vec<Option<usize>> =
-        (0..nv).map(|v| padded_stride(g, v, precision)).collect();
+    let pixel_stride: Vec<Option<usize>> = (0..nv).map(|v| padded_stride(g, v)).collect();
     let storage = |v: ValueId| match pixel_stride[v] {
         Some(s) => g.values[v].numel() / g.values[v].shape[1] * s,
         None => g.values[v].numel(),
@@ -124,9 +116,9 @@ pub fn plan_for(g: &Graph, precision: Precision) -> Result<Plan> {
 }
 
 /// The padded pixel stride of `v` when it is stored padded: 4-D with more than one pixel, a
-/// channel count that [`pads_channels`], written by an f32 pointwise conv without residual and
+/// channel count that [`pads_channels`], written by a pointwise conv without residual and
 /// read only by depthwise convs (the kernels that take a pixel stride).
-fn padded_stride(g: &Graph, v: ValueId, precision: Precision) -> Option<usize> {
+fn padded_stride(g: &Graph, v: ValueId) -> Option<usize> {
     let s = &g.values[v].shape;
     if s.len() != 4 || s[2] * s[3] <= 1 || !pads_channels(s[1]) || v == g.output {
         return None;
@@ -135,8 +127,7 @@ fn padded_stride(g: &Graph, v: ValueId, precision: Precision) -> Option<usize> {
     let Op::Conv(pw) = &producer.op else {
         return None;
     };
-    let bf16 = precision == Precision::Bf16 && runs_in_bf16(s[2] * s[3], pw.in_channels());
-    if !pw.is_pointwise() || pw.residual || producer.inputs[0] == g.input || bf16 {
+    if !pw.is_pointwise() || pw.residual || producer.inputs[0] == g.input {
         return None;
     }
     let consumers = g.consumers(v);

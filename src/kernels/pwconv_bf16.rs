@@ -69,9 +69,10 @@ const fn chunk_pairs(k: usize, n: usize) -> usize {
 }
 
 /// See the module docs. `w` holds the packed bf16 pairs as `f32` bit patterns (the weight blob is
-/// one `f32` array); `bias` is padded to a multiple of `NR`.
+/// one `f32` array); `bias` is padded to a multiple of `NR`; `dst` rows are `DS >= N` values apart
+/// (padded for a depthwise conv that reads them, see `pplcnet-codegen::plan::PIXEL_PAD_F32`).
 #[inline(always)]
-pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -79,12 +80,12 @@ pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize>(
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    pwconv_bf16_rows::<M, K, N>(src, w, bias, act, residual, 0..M, dst)
+    pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
 }
 
 /// [`pwconv_bf16`] split over `team` by rows of pixels (cut at whole tiles). Bit-identical to it.
 #[allow(clippy::too_many_arguments)]
-pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS: usize>(
     team: &dyn Team,
     src: &[f32],
     w: &[f32],
@@ -94,13 +95,13 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize>(
     dst: &mut [f32],
 ) {
     let f = |r: Range<usize>, d: &mut [f32]| {
-        pwconv_bf16_rows::<M, K, N>(src, w, bias, act, residual, r, d)
+        pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, r, d)
     };
     run_split(
         team,
         dst,
         M,
-        N,
+        DS,
         |i, n| even_cut(M, i, n) / mr_for(M) * mr_for(M),
         &f,
     );
@@ -109,7 +110,7 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize>(
 /// Rows `rows` of [`pwconv_bf16`]: `src` and `residual` are the whole layer's, `dst` holds just
 /// those rows. Not inlined: the serial and parallel paths share one instance.
 #[inline(never)]
-pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize>(
+pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
     w: &[f32],
     bias: &[f32],
@@ -122,7 +123,7 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize>(
     assert!(K <= MAX_K && src.len() == M * K);
     assert!(w.len() == panels * kp * NR && bias.len() == panels * NR);
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
-    assert!(dst.len() == rows.len() * N);
+    assert!(N <= DS && dst.len() == rows.len() * DS);
     let mut pairs = [[0u32; MAX_K / 2]; MR];
     let t = Tile {
         src,
@@ -150,13 +151,13 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize>(
                 ..pf.clone()
             };
             match r {
-                7 => t.run::<7, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                6 => t.run::<6, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                5 => t.run::<5, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                4 => t.run::<4, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                3 => t.run::<3, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                2 => t.run::<2, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
-                _ => t.run::<1, K, N>(act, &mut pairs, m, dst, c0..c1, pf),
+                7 => t.run::<7, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                6 => t.run::<6, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                5 => t.run::<5, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                4 => t.run::<4, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                3 => t.run::<3, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                2 => t.run::<2, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
+                _ => t.run::<1, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
             }
             m += r;
         }
@@ -189,7 +190,7 @@ impl Tile<'_> {
     /// weight panel's chunk over them. The first chunk starts from the bias, later ones from the
     /// partial sums in `dst`; the last applies the epilogue (activation, residual).
     #[inline(always)]
-    fn run<const R: usize, const K: usize, const N: usize>(
+    fn run<const R: usize, const K: usize, const N: usize, const DS: usize>(
         &self,
         act: impl Activation,
         pairs: &mut [[u32; MAX_K / 2]; MR],
@@ -222,7 +223,7 @@ impl Tile<'_> {
                 [b; R]
             } else {
                 core::array::from_fn(|r| {
-                    let d = (m + r) * N + n0 - self.start * N;
+                    let d = (m + r - self.start) * DS + n0;
                     let hi = if cols > L {
                         load_n(&dst[d + L..], cols - L)
                     } else {
@@ -271,7 +272,7 @@ impl Tile<'_> {
                         }
                     }
                 }
-                let d = row - self.start * N;
+                let d = (m + r - self.start) * DS + n0;
                 store_n(&mut dst[d..], v[0], lo);
                 if cols > L {
                     store_n(&mut dst[d + L..], v[1], cols - L);
@@ -388,9 +389,9 @@ mod tests {
         let mut got = vec![f32::NAN; M * N];
         let r = residual.then_some(&res[..]);
         if relu {
-            pwconv_bf16::<M, K, N>(&x, &wp, &bias_p, Relu, r, &mut got);
+            pwconv_bf16::<M, K, N, N>(&x, &wp, &bias_p, Relu, r, &mut got);
         } else {
-            pwconv_bf16::<M, K, N>(&x, &wp, &bias_p, Identity, r, &mut got);
+            pwconv_bf16::<M, K, N, N>(&x, &wp, &bias_p, Identity, r, &mut got);
         }
         for m in 0..M {
             for n in 0..N {
@@ -450,8 +451,8 @@ mod tests {
         let (wp, b) = (pack(40, 48, &w), vec![0.5; 64]);
         let mut one = vec![0.0; M * 40];
         let mut two = vec![1.0; M * 40];
-        pwconv_bf16::<M, 48, 40>(&x, &wp, &b, Identity, None, &mut one);
-        pwconv_bf16_par::<M, 48, 40>(&Two, &x, &wp, &b, Identity, None, &mut two);
+        pwconv_bf16::<M, 48, 40, 40>(&x, &wp, &b, Identity, None, &mut one);
+        pwconv_bf16_par::<M, 48, 40, 40>(&Two, &x, &wp, &b, Identity, None, &mut two);
         assert_eq!(one, two);
     }
 
