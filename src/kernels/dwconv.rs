@@ -270,6 +270,15 @@ impl<
         const PL: usize,
     > Row<'_, IH, IW, C, SS, KW, SW, PL>
 {
+    /// Bounds for the unchecked loads of a segment's columns, checked once per call: at most `SEG`
+    /// pixels and, unmasked, the leftmost and rightmost column read inside the image.
+    #[inline(always)]
+    fn assert_columns<const MASKED: bool>(x0: usize, len: usize) {
+        assert!(
+            len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
+        );
+    }
+
     /// Output pixels `x0..x0 + len` (`len <= SEG`) of channels `c0..c0 + n`, from the bias. With
     /// `MASKED`, taps outside the image are skipped; without, the caller guarantees every tap of
     /// every pixel is inside.
@@ -291,9 +300,7 @@ impl<
                 && self.ky1 * KW * C <= self.w.len()
         );
         assert!(c0 + n <= C && self.src.len() == IH * IW * SS);
-        assert!(
-            len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
-        );
+        Self::assert_columns::<MASKED>(x0, len);
         for (dy, ky) in (self.ky0..self.ky1).enumerate() {
             let srow = (self.iy + dy) * IW * SS + c0;
             for kx in 0..KW {
@@ -329,9 +336,7 @@ impl<
         let mut acc = [[load_n(&bias[c0..], n); SEG]; 2];
         assert!(self.ky0 == 0 && self.ky1 == KH && self.iy + KH + SH <= IH);
         assert!(KH * KW * C <= self.w.len() && c0 + n <= C && self.src.len() == IH * IW * SS);
-        assert!(
-            len <= SEG && (MASKED || (x0 * SW >= PL && (x0 + len - 1) * SW + KW - 1 - PL < IW))
-        );
+        Self::assert_columns::<MASKED>(x0, len);
         for dy in 0..KH + SH {
             let srow = (self.iy + dy) * IW * SS + c0;
             let (top, bottom) = (dy < KH, dy >= SH && dy - SH < KH);

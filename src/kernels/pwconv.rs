@@ -1,6 +1,8 @@
 //! Pointwise (1x1) convolution as a register-blocked GEMM: `dst[M][N] = act(src[M][K] W[K][N] + b)
 //! (+ residual)`, HWC activations (M pixels, K input channels) and weights packed in `NR`-wide panels
 //! `[ceil(N/NR)][K][NR]`. The micro-kernel keeps an `MR x NR` tile of accumulators in registers.
+//! Output rows are `DS >= N` values apart: more than `N` when a depthwise conv reads them (padded
+//! pixels, see `pplcnet-codegen::plan::PIXEL_PAD_F32`); `src` and `residual` are dense.
 
 use core::ops::Range;
 
@@ -72,6 +74,8 @@ pub fn pwconv<const M: usize, const K: usize, const N: usize, const DS: usize>(
     dst: &mut [f32],
 ) {
     if M == 1 {
+        // One pixel: one row, nothing to pad.
+        assert!(DS == N);
         gemv_panels::<K, N>(src, w, bias, act, residual, 0..N.div_ceil(NR), dst)
     } else {
         pwconv_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
@@ -91,6 +95,7 @@ pub fn pwconv_par<const M: usize, const K: usize, const N: usize, const DS: usiz
     dst: &mut [f32],
 ) {
     if M == 1 {
+        assert!(DS == N);
         let panels = N.div_ceil(NR);
         let f =
             |p: Range<usize>, d: &mut [f32]| gemv_panels::<K, N>(src, w, bias, act, residual, p, d);
@@ -157,7 +162,7 @@ fn row_cut<const M: usize>(i: usize, n: usize) -> usize {
 }
 
 /// Rows `rows` of [`pwconv`]: `src` and `residual` are the whole layer's, `dst` holds just those
-/// rows (`rows.len() * N` values). Not inlined: the serial and parallel paths share one instance.
+/// rows (`rows.len() * DS` values). Not inlined: the serial and parallel paths share one instance.
 #[inline(never)]
 pub fn pwconv_rows<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],

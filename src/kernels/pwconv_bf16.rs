@@ -137,18 +137,14 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
     let mut c0 = 0;
     while c0 < kp {
         let c1 = (c0 + kcp).min(kp);
-        // The next chunk's weights, prefetched by this chunk's row tiles (a share each).
-        let pf = Prefetch {
-            next: c1..(c1 + kcp).min(kp),
-            tiles,
-            tile: 0,
-        };
         let mut m = rows.start;
         while m < rows.end {
             let r = mr.min(rows.end - m);
+            // The next chunk's weights, prefetched by this chunk's row tiles (a share each).
             let pf = Prefetch {
+                next: c1..(c1 + kcp).min(kp),
+                tiles,
                 tile: (m - rows.start) / mr,
-                ..pf.clone()
             };
             match r {
                 7 => t.run::<7, K, N, DS>(act, &mut pairs, m, dst, c0..c1, pf),
@@ -168,7 +164,6 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
 /// The next K chunk's weights (pairs `next` of every panel), which row tile `tile` of `tiles`
 /// prefetches its share of while it runs the current chunk, so the chunk arrives from DRAM before
 /// it is needed (weights are not prefetched by earlier layers in bf16).
-#[derive(Clone)]
 struct Prefetch {
     next: Range<usize>,
     tiles: usize,
