@@ -456,12 +456,12 @@ fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>)
     (split, names)
 }
 
-/// Whether a pointwise conv of `m` pixels and `k` input channels runs in bf16 under
-/// [`crate::Precision::Bf16`]: not the one-pixel, memory-bound ones (fully connected and
-/// squeeze-excite layers), nor layers wider than the kernel's stack buffer
-/// (`kernels::pwconv_bf16::MAX_K`).
-pub fn runs_in_bf16(m: usize, k: usize) -> bool {
-    m > 1 && k <= pack::PW_BF16_MAX_K
+/// Whether a pointwise conv or fully connected layer with `k` input channels runs in bf16 under
+/// `precision`: all but those wider than the kernel's stack buffer
+/// (`kernels::pwconv_bf16::MAX_K`). The one-pixel ones are bound by streaming their weights, which
+/// bf16 halves.
+pub fn runs_in_bf16(precision: crate::Precision, k: usize) -> bool {
+    precision == crate::Precision::Bf16 && k <= pack::PW_BF16_MAX_K
 }
 
 fn lower(
@@ -557,7 +557,7 @@ fn lower(
             }
             if c.is_pointwise() {
                 let m = usize_lit(ih * iw);
-                let bf16 = precision == crate::Precision::Bf16 && runs_in_bf16(m, cin);
+                let bf16 = runs_in_bf16(precision, cin);
                 let wseg = seg(blob.push(&if bf16 {
                     pack::pointwise_bf16(&c.weight)
                 } else {
@@ -653,17 +653,28 @@ fn lower(
             let (kk, n) = (weight.shape[0], weight.shape[1]);
             // A matrix-vector product is the pointwise GEMM with one pixel: same packed panels,
             // streamed once.
-            let wseg = seg(blob.push(&pack::panels_from_kn(kk, n, &weight.data)));
+            let bf16 = runs_in_bf16(precision, kk);
+            let wseg = seg(blob.push(&if bf16 {
+                pack::bf16_panels_from_kn(kk, n, &weight.data)
+            } else {
+                pack::panels_from_kn(kk, n, &weight.data)
+            }));
+            let module = format_ident!("{}", if bf16 { "pwconv_bf16" } else { "pwconv" });
+            let f_par = format_ident!("{module}_par");
             let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, pack::PW_NR)));
             let a = act_tokens(*act);
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
             Ok(Lowered {
                 kernel: "fully_connected",
-                summary: format!("{kk} -> {n}{}", act_name(*act)),
-                body: quote! { #split k::pwconv::pwconv::<1, #kk, #n, #n>(#s0, #wseg, #bseg, #a, None, dst); },
+                summary: format!(
+                    "{kk} -> {n}{}{}",
+                    act_name(*act),
+                    if bf16 { " bf16" } else { "" }
+                ),
+                body: quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #wseg, #bseg, #a, None, dst); },
                 par_body: Some(quote! {
-                    #split k::pwconv::pwconv_par::<1, #kk, #n, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
+                    #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
                 }),
                 reads_pixels: false,
                 host: None,

@@ -58,11 +58,28 @@ pub fn pointwise(w: &Tensor) -> Vec<f32> {
 /// `bf16(w[p*NR + c][2j + 1])` in its high half, zero past N and K (`kernels::pwconv_bf16` reads it).
 pub fn pointwise_bf16(w: &Tensor) -> Vec<f32> {
     let (n, k) = (w.shape[0], w.shape[1]);
+    bf16_panels(n, k, |col, kk| w.data[col * k + kk])
+}
+
+/// A `[K][N]` (input-major) matrix, e.g. a fully connected layer's, -> the bf16 panel layout of
+/// [`pointwise_bf16`].
+pub fn bf16_panels_from_kn(k: usize, n: usize, data: &[f32]) -> Vec<f32> {
+    bf16_panels(n, k, |col, kk| data[kk * n + col])
+}
+
+/// An `[N][K]` (output-major) matrix, e.g. a squeeze-excite layer's, -> the bf16 panel layout of
+/// [`pointwise_bf16`].
+pub fn bf16_panels_from_nk(n: usize, k: usize, data: &[f32]) -> Vec<f32> {
+    bf16_panels(n, k, |col, kk| data[col * k + kk])
+}
+
+/// The bf16 panels of [`pointwise_bf16`] of `at(col, kk)`.
+fn bf16_panels(n: usize, k: usize, at: impl Fn(usize, usize) -> f32) -> Vec<f32> {
     let (kp, panels) = (k.div_ceil(2), n.div_ceil(PW_NR));
     let mut out = vec![0u32; panels * kp * PW_NR];
     for col in 0..n {
         for kk in 0..k {
-            let bits = bf16_bits(w.data[col * k + kk]) << (16 * (kk % 2));
+            let bits = bf16_bits(at(col, kk)) << (16 * (kk % 2));
             out[((col / PW_NR) * kp + kk / 2) * PW_NR + col % PW_NR] |= bits;
         }
     }

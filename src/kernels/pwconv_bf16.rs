@@ -80,10 +80,17 @@ pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize, const DS: usi
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
+    if M == 1 {
+        // One pixel: one row, nothing to pad.
+        assert!(DS == N);
+        gemv_bf16_panels::<K, N>(src, w, bias, act, residual, 0..N.div_ceil(NR), dst)
+    } else {
+        pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
+    }
 }
 
-/// [`pwconv_bf16`] split over `team` by rows of pixels (cut at whole tiles). Bit-identical to it.
+/// [`pwconv_bf16`] split over `team` by rows of pixels (cut at whole tiles), or by weight panels
+/// when there is one pixel. Bit-identical to it.
 #[allow(clippy::too_many_arguments)]
 pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS: usize>(
     team: &dyn Team,
@@ -94,6 +101,15 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS:
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
+    if M == 1 {
+        assert!(DS == N);
+        let panels = N.div_ceil(NR);
+        let f = |p: Range<usize>, d: &mut [f32]| {
+            gemv_bf16_panels::<K, N>(src, w, bias, act, residual, p, d)
+        };
+        run_split(team, dst, panels, NR, |i, n| even_cut(panels, i, n), &f);
+        return;
+    }
     let f = |r: Range<usize>, d: &mut [f32]| {
         pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, r, d)
     };
@@ -277,6 +293,103 @@ impl Tile<'_> {
     }
 }
 
+/// Panels streamed at once by the one-pixel (matrix-vector) case.
+const GEMV_PANELS: usize = 4;
+
+/// The one-pixel case (fully connected layers, squeeze-excite), weight panels `panels`: `dst` holds
+/// outputs `panels.start * NR..min(panels.end * NR, N)`, `residual` (if any) all `N`. Bound by
+/// streaming the weights (half the bytes of the f32 kernel's), so several panels go at once: more
+/// loads in flight and independent accumulator chains. Not inlined: the serial and parallel paths
+/// share one instance.
+#[inline(never)]
+pub fn gemv_bf16_panels<const K: usize, const N: usize>(
+    src: &[f32],
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    residual: Option<&[f32]>,
+    panels: Range<usize>,
+    dst: &mut [f32],
+) {
+    let (kp, all) = (K.div_ceil(2), N.div_ceil(NR));
+    assert!(K <= MAX_K && src.len() == K);
+    assert!(w.len() == all * kp * NR && bias.len() == all * NR);
+    assert!(
+        panels.start <= panels.end && panels.end <= all && residual.is_none_or(|r| r.len() == N)
+    );
+    let base = panels.start * NR;
+    assert!(dst.len() == (panels.end * NR).min(N) - base.min(N));
+    let mut pairs = [0u32; MAX_K / 2];
+    let x = &mut pairs[..kp];
+    to_bf16_pairs(src, x);
+    let mut p0 = panels.start;
+    while p0 < panels.end {
+        let np = GEMV_PANELS.min(panels.end - p0);
+        let wps: [&[f32]; GEMV_PANELS] = core::array::from_fn(|q| {
+            let p = (p0 + q).min(p0 + np - 1);
+            &w[p * kp * NR..(p + 1) * kp * NR]
+        });
+        let mut acc: [[__m512; 2]; GEMV_PANELS] = core::array::from_fn(|q| {
+            let b = &bias[(p0 + q.min(np - 1)) * NR..][..NR];
+            // SAFETY: `b` holds NR = 32 values; unaligned loads are allowed.
+            unsafe {
+                [
+                    _mm512_loadu_ps(b.as_ptr()),
+                    _mm512_loadu_ps(b[L..].as_ptr()),
+                ]
+            }
+        });
+        if np == GEMV_PANELS {
+            for (k, &xk) in x.iter().enumerate() {
+                // SAFETY: register-only intrinsic.
+                let xv = as_bh(unsafe { _mm512_castsi512_ps(_mm512_set1_epi32(xk as i32)) });
+                for (a, wp) in acc.iter_mut().zip(&wps) {
+                    let wk = &wp[k * NR..(k + 1) * NR];
+                    // SAFETY: `wk` holds NR = 32 words (unaligned loads are allowed); the rest is
+                    // register-only, on a target with AVX512_BF16 (see `kernels/mod.rs`).
+                    unsafe {
+                        let w0 = as_bh(_mm512_loadu_ps(wk.as_ptr()));
+                        let w1 = as_bh(_mm512_loadu_ps(wk[L..].as_ptr()));
+                        a[0] = _mm512_dpbf16_ps(a[0], xv, w0);
+                        a[1] = _mm512_dpbf16_ps(a[1], xv, w1);
+                    }
+                }
+            }
+        } else {
+            for (a, wp) in acc.iter_mut().zip(&wps).take(np) {
+                for (&xk, wk) in x.iter().zip(wp.chunks_exact(NR)) {
+                    // SAFETY: as above.
+                    unsafe {
+                        let xv = as_bh(_mm512_castsi512_ps(_mm512_set1_epi32(xk as i32)));
+                        let w0 = as_bh(_mm512_loadu_ps(wk.as_ptr()));
+                        let w1 = as_bh(_mm512_loadu_ps(wk[L..].as_ptr()));
+                        a[0] = _mm512_dpbf16_ps(a[0], xv, w0);
+                        a[1] = _mm512_dpbf16_ps(a[1], xv, w1);
+                    }
+                }
+            }
+        }
+        for (q, a) in acc.iter().enumerate().take(np) {
+            let n0 = (p0 + q) * NR;
+            let cols = NR.min(N - n0);
+            let lo = L.min(cols);
+            let mut v = [act.apply(to_v(a[0])), act.apply(to_v(a[1]))];
+            if let Some(res) = residual {
+                v[0] += load_n(&res[n0..], lo);
+                if cols > L {
+                    v[1] += load_n(&res[n0 + L..], cols - L);
+                }
+            }
+            let d = n0 - base;
+            store_n(&mut dst[d..], v[0], lo);
+            if cols > L {
+                store_n(&mut dst[d + L..], v[1], cols - L);
+            }
+        }
+        p0 += np;
+    }
+}
+
 /// `x` as bf16 pairs: word `j` holds `bf16(x[2j])` in its low half and `bf16(x[2j + 1])` (0 past the
 /// end) in its high half, rounded to nearest even.
 #[inline(always)]
@@ -419,6 +532,9 @@ mod tests {
         check::<7, 33, 40>(true, true);
         check::<6, 96, 96>(true, false);
         check::<1, 7, 5>(false, true);
+        // One pixel: a group of GEMV_PANELS panels and a short group of 3, a short last panel.
+        check::<1, 1023, 216>(true, true);
+        check::<1, 64, 40>(true, false);
         check::<20, 200, 72>(false, true);
         // Tiles of 7 (49 pixels), and K in two chunks (550 pairs x 256 outputs > CHUNK_BYTES).
         check::<49, 64, 40>(true, true);
@@ -448,6 +564,14 @@ mod tests {
         let mut two = vec![1.0; M * 40];
         pwconv_bf16::<M, 48, 40, 40>(&x, &wp, &b, Identity, None, &mut one);
         pwconv_bf16_par::<M, 48, 40, 40>(&Two, &x, &wp, &b, Identity, None, &mut two);
+        assert_eq!(one, two);
+        // One pixel: split by panels (7 panels: 4 + 3).
+        let (x, w) = (values(96, 7), values(200 * 96, 8));
+        let (wp, b) = (pack(200, 96, &w), values(224, 9));
+        let mut one = vec![0.0; 200];
+        let mut two = vec![1.0; 200];
+        pwconv_bf16::<1, 96, 200, 200>(&x, &wp, &b, Relu, None, &mut one);
+        pwconv_bf16_par::<1, 96, 200, 200>(&Two, &x, &wp, &b, Relu, None, &mut two);
         assert_eq!(one, two);
     }
 
