@@ -84,7 +84,15 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
         let w = w.get();
         g.bench_function(format!("pwconv_bf16 {M}x{K}->{N}"), |b| {
             b.iter(|| {
-                pwconv_bf16::pwconv_bf16::<M, K, N, N>(black_box(src), w, bias, Relu, None, dst)
+                pwconv_bf16::pwconv_bf16::<M, K, N, N>(
+                    black_box(src),
+                    None,
+                    w,
+                    bias,
+                    Relu,
+                    None,
+                    dst,
+                )
             })
         });
     }

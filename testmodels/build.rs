@@ -86,11 +86,13 @@ const PADDLE_MODELS: [(&str, &str); 4] = [
 ];
 
 /// Committed ONNX models compiled a second time with `Precision::Bf16` (module `bf16_<stem>`), when
-/// the target has AVX512_BF16: the base model and the narrow one (channel counts that are not
-/// multiples of 16, odd K), checked by `tests/bf16.rs` against the same onnxruntime references.
-const BF16_MODELS: [&str; 2] = [
+/// the target has AVX512_BF16: the base model, the narrow one (channel counts that are not
+/// multiples of 16, odd K) and MobileNetV3 (squeeze-excite gates applied by pointwise convs that
+/// also add a residual), checked by `tests/bf16.rs` against the same onnxruntime references.
+const BF16_MODELS: [&str; 3] = [
     "pplcnetv2_base_fused_logits",
     "pplcnetv2_x0_25_c10_unfused_logits",
+    "mobilenetv3_large_x0_35_c10_torchstyle_logits",
 ];
 
 fn main() {

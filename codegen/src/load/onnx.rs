@@ -426,6 +426,7 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 pad_value: None,
                 act: Activation::Identity,
                 residual: false,
+                input_scale: false,
             };
             b.push(&name, Op::Conv(conv), vec![x], &out, vec![1, cout, oh, ow]);
         }

@@ -107,5 +107,6 @@ fn merge(a: &Conv, b: &Conv) -> Conv {
         pad_value: None,
         act: Activation::Identity,
         residual: false,
+        input_scale: false,
     }
 }

@@ -10,6 +10,7 @@ mod fuse_hard_sigmoid;
 mod fuse_hard_swish;
 mod fuse_rep_branches;
 mod fuse_residual_add;
+mod fuse_se_scale_into_pointwise;
 mod fuse_squeeze_excite;
 mod remove_identities;
 
@@ -22,6 +23,7 @@ pub use fuse_hard_sigmoid::fuse_hard_sigmoid;
 pub use fuse_hard_swish::fuse_hard_swish;
 pub use fuse_rep_branches::fuse_rep_branches;
 pub use fuse_residual_add::fuse_residual_add;
+pub use fuse_se_scale_into_pointwise::fuse_se_scale_into_pointwise;
 pub use fuse_squeeze_excite::fuse_squeeze_excite;
 pub use remove_identities::remove_identities;
 

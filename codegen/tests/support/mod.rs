@@ -151,6 +151,7 @@ impl GraphBuilder {
             pad_value: None,
             act: Activation::Identity,
             residual: false,
+            input_scale: false,
         };
         self.push("conv", Op::Conv(conv), vec![x], shape)
     }

@@ -657,6 +657,7 @@ fn conv(ctx: &Ctx, in_shape: &[usize], weight: Tensor) -> Result<(Conv, Vec<usiz
         pad_value: None,
         act: Activation::Identity,
         residual: false,
+        input_scale: false,
     };
     Ok((conv, vec![1, cout, oh, ow]))
 }
