@@ -648,7 +648,7 @@ mod tests {
         // Row tiles over K in two chunks (550 pairs x 256 outputs > CHUNK_BYTES).
         check::<70, 1100, 256>(true, true, false);
         assert_eq!((mr_for(49), chunk_pairs(1100, 256)), (7, 512));
-        assert!(70 > WHOLE_MAX_M && 13 * 550 <= WHOLE_WORDS);
+        const { assert!(70 > WHOLE_MAX_M && 13 * 550 <= WHOLE_WORDS) };
     }
 
     #[test]
