@@ -1,4 +1,4 @@
-//! Models compiled with `Precision::Bf16` (bf16 pointwise convs, f32 sums) against onnxruntime's f32
+//! Models compiled with `Precision::Bf16` (bf16 pointwise convs and gates, f32 sums) against onnxruntime's f32
 //! outputs on the reference inputs.
 //!
 //! The kernel's arithmetic is proven exactly by `pwconv_bf16`'s unit tests (against a float64 sum
@@ -8,8 +8,8 @@
 //! sequence) by a few percent. Bound: max |diff| <= 5% of the largest |reference logit|, and the
 //! same top-1 class unless the reference's top two are closer than that.
 //!
-//! Measured: 0.8-4.5% of the largest logit on these inputs (0.7-2.5% while the one-pixel layers
-//! stayed f32); OpenVINO's default bf16 mode 0.9-9.7% on the same models and inputs
+//! Measured (Zen 5): 0.2-3.2% of the largest logit on these inputs, but for one in
+//! [`ILL_CONDITIONED`]; OpenVINO's default bf16 mode 0.2-9.7% on the same models and inputs
 //! (`tools/bf16_error.py`). A bf16 model cannot be compared
 //! with a bf16-emulating scalar interpreter more tightly: f32 sums in a different order cross bf16
 //! rounding boundaries, and the differences grow through the network to this same size.
