@@ -35,11 +35,15 @@ const LINE: usize = 16;
 /// Most pixels per register tile (2 accumulators per pixel, 2 weight registers, 1 broadcast input).
 const MR: usize = 7;
 
-/// Pixels per register tile for a layer of `m` pixels: 6 (12 accumulators), or 7 when that
-/// leaves no short last tile where 6 would (49 pixels: 7 tiles of 7 instead of 8 of 6 and one
-/// pixel alone, which runs at the latency of its two accumulator chains).
-const fn mr_for(m: usize) -> usize {
-    if m % 6 != 0 && m % 6 < 4 && (m % 7 == 0 || m % 7 >= 4) {
+/// Pixels per register tile for a layer of `m` pixels and `k` input channels: 7 (14 accumulator
+/// chains, more than the 12 that 2 `vdpbf16ps` per cycle at their latency need) when 7 divides `m`
+/// or leaves no short last tile where 6 would (49 pixels: 7 tiles of 7 instead of 8 of 6 and one
+/// pixel alone, which runs at the latency of its two accumulator chains); otherwise 6. Measured
+/// (Zen 5, `bench --layers`): 14x14 layers 0.116-0.120 -> 0.108-0.112 ms with 7, 28x28 and 56x56
+/// layers 4-8% faster, but 112x112x32->64 (16 pairs per row) 0.142 -> 0.147-0.163 ms, so 6 below
+/// 64 input channels. 14-row tiles (28 accumulators) are 10% slower than 7.
+const fn mr_for(m: usize, k: usize) -> usize {
+    if (m % 7 == 0 && k >= 64) || (m % 6 != 0 && m % 6 < 4 && m % 7 >= 4) {
         7
     } else {
         6
@@ -129,7 +133,7 @@ pub fn pwconv_bf16_par<const M: usize, const K: usize, const N: usize, const DS:
         dst,
         M,
         DS,
-        |i, n| even_cut(M, i, n) / mr_for(M) * mr_for(M),
+        |i, n| even_cut(M, i, n) / mr_for(M, K) * mr_for(M, K),
         &f,
     );
 }
@@ -163,7 +167,7 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
         residual,
         start: rows.start,
     };
-    let (mr, kcp) = (mr_for(M), chunk_pairs(K, N));
+    let (mr, kcp) = (mr_for(M, K), chunk_pairs(K, N));
     let tiles = rows.len().div_ceil(mr);
     if M <= WHOLE_MAX_M && rows.len() * kp <= WHOLE_WORDS {
         // Every row converted once, then panel by panel over all row tiles: each panel's weights
@@ -647,7 +651,11 @@ mod tests {
         check::<13, 1100, 256>(true, true, false);
         // Row tiles over K in two chunks (550 pairs x 256 outputs > CHUNK_BYTES).
         check::<70, 1100, 256>(true, true, false);
-        assert_eq!((mr_for(49), chunk_pairs(1100, 256)), (7, 512));
+        assert_eq!((mr_for(49, 64), chunk_pairs(1100, 256)), (7, 512));
+        assert_eq!(
+            (mr_for(196, 256), mr_for(12544, 32), mr_for(12, 64)),
+            (7, 6, 6)
+        );
         const { assert!(70 > WHOLE_MAX_M && 13 * 550 <= WHOLE_WORDS) };
     }
 
