@@ -331,11 +331,13 @@ const SMALL_WEIGHTS: usize = 4096;
 /// ... and at most this many weight panels (`N <= 256`).
 const SMALL_PANELS: usize = 8;
 
-/// Input channels per cache block (a `KC x NR` weight chunk is 64 KiB, in L2): measured with
-/// `cargo bench --bench kernels`, 512 beats 256 on the layers with K = 512 and 1024 (196x512->256:
-/// 454 -> 445 us, 49x1024->1024: 945 -> 903 us) and 1024 is no better; 128 is worse. Chunking does
-/// not change the order of the sums (partial sums round-trip exactly through `dst`).
-const KC: usize = 512;
+/// Input channels per cache block (a `KC x NR` weight chunk is 128 KiB, in L2). Measured on Zen 4
+/// with `cargo bench --bench kernels`: 512 beat 256 on the layers with K = 512 and 1024 (196x512->256:
+/// 454 -> 445 us, 49x1024->1024: 945 -> 903 us) and 1024 was no better; 128 is worse. On Zen 5, in
+/// the model (`bench --layers`, 4 interleaved rounds), 1024 instead of 512: 7x7x1024->1024 0.484 ->
+/// 0.439 ms, whole model 5.37 -> 5.31 ms. Chunking does not change the order of the sums (partial
+/// sums round-trip exactly through `dst`).
+const KC: usize = 1024;
 
 /// One weight panel's K chunk, applied to row tiles.
 struct Tile<'a> {
