@@ -468,6 +468,94 @@ pub fn runs_in_bf16(precision: crate::Precision, k: usize) -> bool {
     precision == crate::Precision::Bf16 && k <= pack::PW_BF16_MAX_K
 }
 
+/// A squeeze-excite's sizes and its operands in the blob, the weights packed by `pack_nk`.
+struct SeOperands {
+    /// Channels, pixels, reduced channels.
+    c: usize,
+    hw: usize,
+    r: usize,
+    w1: TokenStream,
+    b1: TokenStream,
+    w2: TokenStream,
+    b2: TokenStream,
+    a1: TokenStream,
+    a2: TokenStream,
+}
+
+impl SeOperands {
+    /// The serial and parallel bodies: of the whole squeeze-excite (`dst = src * gate`), or with
+    /// `gate_only`, of the gate alone (`dst` = one value per channel) with its two fully connected
+    /// layers in bf16.
+    fn bodies(
+        &self,
+        split: &TokenStream,
+        s0: &Ident,
+        gate_only: bool,
+    ) -> (TokenStream, TokenStream) {
+        let SeOperands {
+            c,
+            hw,
+            r,
+            w1,
+            b1,
+            w2,
+            b2,
+            a1,
+            a2,
+        } = self;
+        if !gate_only {
+            return (
+                quote! {
+                    #split
+                    k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+                },
+                quote! {
+                    #split
+                    k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+                },
+            );
+        }
+        (
+            quote! {
+                #split
+                let mut mean = [0.0f32; #c];
+                k::squeeze_excite::mean::<#hw, #c>(#s0, &mut mean);
+                let mut hidden = [0.0f32; #r];
+                k::pwconv_bf16::pwconv_bf16::<1, #c, #r, #r>(&mean, None, #w1, #b1, #a1, None, &mut hidden);
+                k::pwconv_bf16::pwconv_bf16::<1, #r, #c, #c>(&hidden, None, #w2, #b2, #a2, None, dst);
+            },
+            quote! {
+                #split
+                let mut mean = [0.0f32; #c];
+                k::squeeze_excite::mean_par::<#hw, #c>(team, #s0, &mut mean);
+                let mut hidden = [0.0f32; #r];
+                k::pwconv_bf16::pwconv_bf16_par::<1, #c, #r, #r>(team, &mean, None, #w1, #b1, #a1, None, &mut hidden);
+                k::pwconv_bf16::pwconv_bf16_par::<1, #r, #c, #c>(team, &hidden, None, #w2, #b2, #a2, None, dst);
+            },
+        )
+    }
+}
+
+fn se_operands(
+    se: &crate::ir::SqueezeExcite,
+    in_shape: &[usize],
+    blob: &mut Blob,
+    pack_nk: fn(usize, usize, &[f32]) -> Vec<f32>,
+) -> SeOperands {
+    let (c, hw, r) = (in_shape[1], in_shape[2] * in_shape[3], se.w1.shape[0]);
+    SeOperands {
+        c,
+        hw,
+        r,
+        w1: seg(blob.push(&pack_nk(r, c, &se.w1.data))),
+        b1: seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR))),
+        w2: seg(blob.push(&pack_nk(c, r, &se.w2.data))),
+        b2: seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR))),
+        a1: act_tokens(se.act),
+        a2: act_tokens(se.gate),
+    }
+}
+
 fn lower(
     g: &Graph,
     plan: &Plan,
@@ -630,26 +718,12 @@ fn lower(
         }
         Op::SqueezeExcite(se) => {
             let s = in_shape(0);
-            let (c, hw) = (s[1], s[2] * s[3]);
-            let r = se.w1.shape[0];
-            let w1 = seg(blob.push(&pack::panels_from_nk(r, c, &se.w1.data)));
-            let b1 = seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR)));
-            let w2 = seg(blob.push(&pack::panels_from_nk(c, r, &se.w2.data)));
-            let b2 = seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR)));
-            let (a1, a2) = (act_tokens(se.act), act_tokens(se.gate));
+            let ops = se_operands(se, &s, blob, pack::panels_from_nk);
             let (split, src) = io(plan, &node.inputs, node.output);
-            let s0 = &src[0];
-            let body = quote! {
-                #split
-                k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-            };
-            let par_body = quote! {
-                #split
-                k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-            };
+            let (body, par_body) = ops.bodies(&split, &src[0], false);
             Ok(Lowered {
                 kernel: "squeeze_excite",
-                summary: format!("{}x{}x{c} via {r}", s[2], s[3]),
+                summary: format!("{}x{}x{} via {}", s[2], s[3], ops.c, ops.r),
                 body,
                 par_body: Some(par_body),
                 reads_pixels: false,
@@ -660,39 +734,17 @@ fn lower(
             // Only made for bf16 builds (`passes::fuse_se_scale_into_pointwise`): the mean, then
             // both fully connected layers in bf16 (half the weight bytes of f32).
             let s = in_shape(0);
-            let (c, hw) = (s[1], s[2] * s[3]);
-            let r = se.w1.shape[0];
-            if !(runs_in_bf16(precision, c) && runs_in_bf16(precision, r)) {
+            if !(runs_in_bf16(precision, s[1]) && runs_in_bf16(precision, se.w1.shape[0])) {
                 return Err(unsupported(
                     "a squeeze-excite gate alone runs only in bf16".into(),
                 ));
             }
-            let w1 = seg(blob.push(&pack::bf16_panels_from_nk(r, c, &se.w1.data)));
-            let b1 = seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR)));
-            let w2 = seg(blob.push(&pack::bf16_panels_from_nk(c, r, &se.w2.data)));
-            let b2 = seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR)));
-            let (a1, a2) = (act_tokens(se.act), act_tokens(se.gate));
+            let ops = se_operands(se, &s, blob, pack::bf16_panels_from_nk);
             let (split, src) = io(plan, &node.inputs, node.output);
-            let s0 = &src[0];
-            let body = quote! {
-                #split
-                let mut mean = [0.0f32; #c];
-                k::squeeze_excite::mean::<#hw, #c>(#s0, &mut mean);
-                let mut hidden = [0.0f32; #r];
-                k::pwconv_bf16::pwconv_bf16::<1, #c, #r, #r>(&mean, None, #w1, #b1, #a1, None, &mut hidden);
-                k::pwconv_bf16::pwconv_bf16::<1, #r, #c, #c>(&hidden, None, #w2, #b2, #a2, None, dst);
-            };
-            let par_body = quote! {
-                #split
-                let mut mean = [0.0f32; #c];
-                k::squeeze_excite::mean_par::<#hw, #c>(team, #s0, &mut mean);
-                let mut hidden = [0.0f32; #r];
-                k::pwconv_bf16::pwconv_bf16_par::<1, #c, #r, #r>(team, &mean, None, #w1, #b1, #a1, None, &mut hidden);
-                k::pwconv_bf16::pwconv_bf16_par::<1, #r, #c, #c>(team, &hidden, None, #w2, #b2, #a2, None, dst);
-            };
+            let (body, par_body) = ops.bodies(&split, &src[0], true);
             Ok(Lowered {
                 kernel: "squeeze_gate",
-                summary: format!("{}x{}x{c} via {r} bf16", s[2], s[3]),
+                summary: format!("{}x{}x{} via {} bf16", s[2], s[3], ops.c, ops.r),
                 body,
                 par_body: Some(par_body),
                 reads_pixels: false,
