@@ -157,7 +157,6 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
     assert!(w.len() == panels * kp * NR && bias.len() == panels * NR);
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
     assert!(N <= DS && dst.len() == rows.len() * DS);
-    let mut pairs = [[0u32; MAX_K / 2]; MR];
     assert!(scale.is_none_or(|s| s.len() == K));
     let t = Tile {
         src,
@@ -168,51 +167,11 @@ pub fn pwconv_bf16_rows<const M: usize, const K: usize, const N: usize, const DS
         start: rows.start,
     };
     let (mr, kcp) = (mr_for(M, K), chunk_pairs(K, N));
-    let tiles = rows.len().div_ceil(mr);
     if M <= WHOLE_MAX_M && rows.len() * kp <= WHOLE_WORDS {
-        // Every row converted once, then panel by panel over all row tiles: each panel's weights
-        // come from memory once and stay in L1 / L2 for the tiles; no K chunks.
-        let mut all = [0u32; WHOLE_WORDS];
-        for (i, out) in all.chunks_exact_mut(kp).take(rows.len()).enumerate() {
-            t.convert::<K>(rows.start + i, 0..kp, out);
-        }
-        let none = Prefetch {
-            next: kp..kp,
-            tiles: 1,
-            tile: 0,
-        };
-        for p in 0..panels {
-            let mut m = rows.start;
-            while m < rows.end {
-                let r = mr.min(rows.end - m);
-                let at = |i: usize| &all[(m - rows.start + i) * kp..(m - rows.start + i + 1) * kp];
-                macro_rules! go {
-                    ($r:literal) => {
-                        t.panel::<$r, K, N, DS>(
-                            act,
-                            core::array::from_fn(at),
-                            m,
-                            dst,
-                            p,
-                            0..kp,
-                            &none,
-                        )
-                    };
-                }
-                match r {
-                    7 => go!(7),
-                    6 => go!(6),
-                    5 => go!(5),
-                    4 => go!(4),
-                    3 => go!(3),
-                    2 => go!(2),
-                    _ => go!(1),
-                }
-                m += r;
-            }
-        }
-        return;
+        return t.whole_rows::<K, N, DS>(act, mr, rows, dst);
     }
+    let mut pairs = [[0u32; MAX_K / 2]; MR];
+    let tiles = rows.len().div_ceil(mr);
     let mut c0 = 0;
     while c0 < kp {
         let c1 = (c0 + kcp).min(kp);
@@ -280,6 +239,61 @@ impl Tile<'_> {
         let x: [&[u32]; R] = core::array::from_fn(|r| &pairs[r][..chunk.len()]);
         for p in 0..N.div_ceil(NR) {
             self.panel::<R, K, N, DS>(act, x, m, dst, p, chunk.clone(), &pf);
+        }
+    }
+
+    /// Rows `rows` in register tiles of `mr`, every row converted once (into a stack buffer of
+    /// [`WHOLE_WORDS`]), then panel by panel over all row tiles: each panel's weights come from
+    /// memory once and stay in L1 / L2 for the tiles; no K chunks. Not inlined, so the buffer is
+    /// not part of the caller's stack frame.
+    #[inline(never)]
+    fn whole_rows<const K: usize, const N: usize, const DS: usize>(
+        &self,
+        act: impl Activation,
+        mr: usize,
+        rows: Range<usize>,
+        dst: &mut [f32],
+    ) {
+        let (kp, panels) = (K.div_ceil(2), N.div_ceil(NR));
+        assert!(rows.len() * kp <= WHOLE_WORDS);
+        let mut all = [0u32; WHOLE_WORDS];
+        for (i, out) in all.chunks_exact_mut(kp).take(rows.len()).enumerate() {
+            self.convert::<K>(rows.start + i, 0..kp, out);
+        }
+        let none = Prefetch {
+            next: kp..kp,
+            tiles: 1,
+            tile: 0,
+        };
+        for p in 0..panels {
+            let mut m = rows.start;
+            while m < rows.end {
+                let r = mr.min(rows.end - m);
+                let at = |i: usize| &all[(m - rows.start + i) * kp..(m - rows.start + i + 1) * kp];
+                macro_rules! go {
+                    ($r:literal) => {
+                        self.panel::<$r, K, N, DS>(
+                            act,
+                            core::array::from_fn(at),
+                            m,
+                            dst,
+                            p,
+                            0..kp,
+                            &none,
+                        )
+                    };
+                }
+                match r {
+                    7 => go!(7),
+                    6 => go!(6),
+                    5 => go!(5),
+                    4 => go!(4),
+                    3 => go!(3),
+                    2 => go!(2),
+                    _ => go!(1),
+                }
+                m += r;
+            }
         }
     }
 
