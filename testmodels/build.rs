@@ -132,7 +132,7 @@ fn main() {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}), run_parallel: parallel_runner!({stem}) }},"
         )
         .unwrap();
     }
@@ -160,7 +160,7 @@ fn main() {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}), run_parallel: parallel_runner!({stem}) }},"
         )
         .unwrap();
     }
@@ -240,7 +240,7 @@ fn bf16_models(root: &Path, out: &Path, models: &mut String) {
         .unwrap();
         writeln!(
             table,
-            "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, input_len: {module}::INPUT_LEN, run: runner!({module}) }},"
+            "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, input_len: {module}::INPUT_LEN, run: runner!({module}), run_parallel: parallel_runner!({module}) }},"
         )
         .unwrap();
     }

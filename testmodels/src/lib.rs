@@ -20,6 +20,18 @@ macro_rules! runner {
     };
 }
 
+/// `fn(&[u8], &dyn Team) -> Vec<f32>` running compiled module `$m` split over a team, with a
+/// fresh workspace.
+macro_rules! parallel_runner {
+    ($m:ident) => {
+        |input: &[u8], team: &dyn ::pplcnet::kernels::par::Team| -> Vec<f32> {
+            let input: &[u8; $m::INPUT_LEN] = input.try_into().expect("input length of the model");
+            let mut ws = ::pplcnet::__private::bytemuck::zeroed_box::<$m::Workspace>();
+            $m::classify_parallel_with(input, &mut ws, team).to_vec()
+        }
+    };
+}
+
 /// A compiled ONNX test model.
 pub struct Model {
     /// File stem under `tests/data/models/` (and reference directory under `tests/data/reference/`).
@@ -29,6 +41,8 @@ pub struct Model {
     pub input_len: usize,
     /// Runs the model on one HWC RGB image.
     pub run: fn(&[u8]) -> Vec<f32>,
+    /// The same with every heavy layer split over a team (`classify_parallel_with`).
+    pub run_parallel: fn(&[u8], &dyn pplcnet::kernels::par::Team) -> Vec<f32>,
 }
 
 /// A compiled synthetic graph and the interpreter's output for its input.

@@ -57,6 +57,16 @@ fn bf16_models_stay_within_bf16_rounding_of_onnxruntime() {
         assert_eq!(cases.len(), 5);
         for case in &cases {
             let got = (model.run)(&case.input);
+            // The parallel path (bf16 kernels split by rows or by weight panels) is bit-identical.
+            for threads in [2, 3] {
+                let pool = pplcnet::Parallel::new(threads);
+                let par = pool.with_team(|team| (model.run_parallel)(&case.input, team));
+                assert_eq!(
+                    par, got,
+                    "{} / {}: {threads} threads",
+                    model.stem, case.name
+                );
+            }
             let want = &case.expected;
             assert_eq!(got.len(), want.len());
             let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));

@@ -1,7 +1,8 @@
 //! Every committed ONNX test model, compiled by `build.rs`, against onnxruntime's outputs on every
 //! reference input: max |diff| <= TOLERANCE and the same top-5 (`tests/common/mod.rs`). One test
 //! per (model, exporter) pair: `tools/export_reference.py`, `tools/export_family.py` and
-//! `tools/export_torch.py` made them.
+//! `tools/export_torch.py` made them. Each model's parallel path (`classify_parallel_with` on a
+//! 2-thread pool) is also checked to be bit-identical to the serial one, on the first input.
 
 use pplcnet::OutputKind;
 use pplcnet_testmodels::models::MODELS;
@@ -21,6 +22,13 @@ fn check(stem: &str) {
         OutputKind::Logits
     };
     assert_eq!(model.info.output, kind, "{stem}: output kind");
+    let pool = pplcnet::Parallel::new(2);
+    let par = pool.with_team(|team| (model.run_parallel)(&cases[0].input, team));
+    assert_eq!(
+        par,
+        (model.run)(&cases[0].input),
+        "{stem}: parallel vs serial"
+    );
     for case in &cases {
         let got = (model.run)(&case.input);
         assert_eq!(
