@@ -14,12 +14,13 @@ use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
 pub const CO_BLOCK: usize = L;
-/// Interior output pixels computed together, over two 16-channel blocks: 8 with AVX-512 (16
+/// Interior output pixels computed together, over two 16-channel blocks: 10 with AVX-512 (20
 /// accumulators of its 32 registers), 2 with AVX2 (a 16-lane vector takes two of its 16
-/// registers), 1 with SSE2. Measured, stem `bench --layers`: AVX-512 0.135 -> 0.122 ms (Zen 5,
-/// against 4 pixels converting a byte per tap); x86-64-v3 build 8 pixels 0.280, 4 0.383, 2 0.189.
+/// registers), 1 with SSE2. Measured, stem `bench --layers` (Zen 5): AVX-512 4 pixels converting a
+/// byte per tap 0.135 ms, 8 pixels 0.122, 10 pixels 0.113 (the 224-pixel stem's 110 interior
+/// columns are 11 groups), 12 pixels 0.136 (spills); x86-64-v3 build 8 pixels 0.280, 4 0.383, 2 0.189.
 const PX: usize = if cfg!(target_feature = "avx512f") {
-    8
+    10
 } else if cfg!(target_feature = "avx") {
     2
 } else {
@@ -263,7 +264,7 @@ impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const S
     }
 }
 
-/// Values per row of a [`Patch`]: 8 pixels of a 3x3 stride-2 RGB stem take 51.
+/// Values per row of a [`Patch`]: 10 pixels of a 3x3 stride-2 RGB stem take 63.
 const PATCH: usize = 64;
 const _: () = assert!(PATCH % 16 == 0);
 
