@@ -14,17 +14,26 @@ use super::Activation;
 
 /// Output-channel block (the code generator pads with the same width).
 pub const CO_BLOCK: usize = L;
-/// Interior output pixels computed together, over two 16-channel blocks: 10 with AVX-512 (20
+/// Interior output pixels computed together, over two 16-channel blocks: 8 with AVX-512 (16
 /// accumulators of its 32 registers), 2 with AVX2 (a 16-lane vector takes two of its 16
 /// registers), 1 with SSE2. Measured, stem `bench --layers` (Zen 5): AVX-512 4 pixels converting a
-/// byte per tap 0.135 ms, 8 pixels 0.122, 10 pixels 0.113 (the 224-pixel stem's 110 interior
-/// columns are 11 groups), 12 pixels 0.136 (spills); x86-64-v3 build 8 pixels 0.280, 4 0.383, 2 0.189.
+/// byte per tap 0.135 ms, 8 pixels 0.122; x86-64-v3 build 8 pixels 0.280, 4 0.383, 2 0.189.
 const PX: usize = if cfg!(target_feature = "avx512f") {
-    10
+    8
 } else if cfg!(target_feature = "avx") {
     2
 } else {
     1
+};
+/// With AVX-512 and at most two channel blocks (32 output channels), groups of 10 (20
+/// accumulators; the 224 stem's 110 interior columns are 11 groups). Measured (Zen 5, 3-5 rounds
+/// of `bench --layers`): 32 channels 0.121 -> 0.113 ms, 24 channels (MobileNetV3) 0.132 -> 0.125,
+/// 16 channels 0.076 -> 0.070; 40 channels (three blocks) were slower with 10 (0.177 -> 0.196),
+/// so they keep 8. 12 pixels spill (0.136 ms at 32 channels).
+const PX_WIDE: usize = if cfg!(target_feature = "avx512f") {
+    10
+} else {
+    PX
 };
 /// The group size for the interior pixels left after the groups of [`PX`].
 const MID: usize = if PX > 4 { 4 } else { 1 };
@@ -142,6 +151,8 @@ pub fn conv_u8_rows<
     let (oy_lo, oy_hi) = interior(PT, SH, KH, IH, OH);
     let (ox_lo, ox_hi) = interior(PL, SW, KW, IW, OW);
     let tap = Taps::<IW, CI, KH, KW, SW> { src, w, cop };
+    // Groups of PX_WIDE pixels for stems of at most two channel blocks.
+    let wide = PX_WIDE > PX && cop <= 2 * L;
     for oy in rows.clone() {
         // Row `oy` of the image is row `ly` of `dst`.
         let ly = oy - rows.start;
@@ -166,7 +177,10 @@ pub fn conv_u8_rows<
                     ox += $p;
                 }};
             }
-            if inside && ox + PX <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX) {
+            if wide && inside && ox + PX_WIDE <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX_WIDE)
+            {
+                group!(PX_WIDE);
+            } else if inside && ox + PX <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX) {
                 group!(PX);
             } else if inside && ox + MID <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(MID) {
                 group!(MID);
@@ -264,7 +278,7 @@ impl<const IW: usize, const CI: usize, const KH: usize, const KW: usize, const S
     }
 }
 
-/// Values per row of a [`Patch`]: 10 pixels of a 3x3 stride-2 RGB stem take 63.
+/// Values per row of a [`Patch`]: [`PX_WIDE`] = 10 pixels of a 3x3 stride-2 RGB stem take 63.
 const PATCH: usize = 64;
 const _: () = assert!(PATCH % 16 == 0);
 
