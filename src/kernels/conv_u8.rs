@@ -26,10 +26,11 @@ const PX: usize = if cfg!(target_feature = "avx512f") {
     1
 };
 /// With AVX-512 and at most two channel blocks (32 output channels), groups of 10 (20
-/// accumulators; the 224 stem's 110 interior columns are 11 groups). Measured (Zen 5, 3-5 rounds
-/// of `bench --layers`): 32 channels 0.121 -> 0.113 ms, 24 channels (MobileNetV3) 0.132 -> 0.125,
-/// 16 channels 0.076 -> 0.070; 40 channels (three blocks) were slower with 10 (0.177 -> 0.196),
-/// so they keep 8. 12 pixels spill (0.136 ms at 32 channels).
+/// accumulators; the 224 stem's 110 interior columns are 11 groups). Measured (Zen 5, minimum over
+/// 3-6 interleaved rounds of `bench --layers`): 32 channels 0.121 -> 0.113 ms, 16 channels 0.071 ->
+/// 0.069, 24 channels equal (PPLCNetV2_small) or 0.131 -> 0.129 (MobileNetV3); 40 channels (three
+/// blocks) were slower with 10 (0.177 -> 0.196), so they keep 8. 12 pixels spill (0.136 ms at 32
+/// channels).
 const PX_WIDE: usize = if cfg!(target_feature = "avx512f") {
     10
 } else {
