@@ -658,25 +658,18 @@ fn lower(
                 let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
                 let (split, src) = io(plan, &node.inputs, node.output);
                 let s0 = &src[0];
-                let residual = match c.residual {
-                    true => {
-                        let r = &src[1];
-                        quote!(Some(#r))
-                    }
-                    false => quote!(None),
+                // Inputs: the pixels, the residual if any, the scale (a gate) if any.
+                let some = |v: Option<&Ident>| match v {
+                    Some(v) => quote!(Some(#v)),
+                    None => quote!(None),
                 };
-                let scale = match c.input_scale {
-                    true if bf16 => {
-                        let s = src.last().expect("the scale input");
-                        quote!(Some(#s))
-                    }
-                    true => {
-                        return Err(unsupported(
-                            "an input-scaled pointwise conv runs only in bf16".into(),
-                        ))
-                    }
-                    false => quote!(None),
-                };
+                let residual = some(c.residual.then(|| &src[1]));
+                if c.input_scale && !bf16 {
+                    return Err(unsupported(
+                        "an input-scaled pointwise conv runs only in bf16".into(),
+                    ));
+                }
+                let scale = some(c.input_scale.then(|| src.last()).flatten());
                 let ds = plan.pixel_stride[node.output].unwrap_or(cout);
                 let call = PwCall {
                     split,
