@@ -2,7 +2,8 @@
 //!
 //! Pipeline, one module per step: [`load`] (file -> [`ir::Graph`]) -> [`passes`] (BatchNorm folding,
 //! re-parameterized branch fusion, normalization folding, epilogue fusion) -> [`plan`] (static workspace
-//! offsets) -> [`pack`] (weights in kernel order) -> [`emit`] (Rust source + weight blob).
+//! offsets) -> [`pack`] (weights in kernel order) -> [`emit`] (Rust source + weight blob; with
+//! [`band`], row-banded schedules for the first layers).
 //! [`interpret`] is a scalar reference interpreter of the IR used to check the passes.
 //!
 //! ```no_run
@@ -15,6 +16,7 @@
 //! // then in the crate: mod my_model { include!(concat!(env!("OUT_DIR"), "/my_model.rs")); }
 //! ```
 
+pub mod band;
 pub mod emit;
 pub mod error;
 pub mod interpret;

@@ -48,11 +48,33 @@ pub struct Plan {
 /// Assigns workspace offsets to the values of an optimized graph, with padded pixels (see
 /// [`PIXEL_PAD_F32`]) for the outputs of pointwise convs that only depthwise convs read.
 pub fn plan(g: &Graph) -> Result<Plan> {
+    plan_with(g, &[])
+}
+
+/// A value whose storage or lifetime differs from what the graph implies: the values of a
+/// row-banded chain (see [`crate::band`]) live in windows of a few rows, and all of the chain's
+/// values are live while any of its layers runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Override {
+    pub value: ValueId,
+    /// Storage in f32, if not the whole value.
+    pub len: Option<usize>,
+    /// Live at least over these node indices.
+    pub live: (usize, usize),
+}
+
+/// [`plan`] with `overrides`.
+pub fn plan_with(g: &Graph, overrides: &[Override]) -> Result<Plan> {
     let nv = g.values.len();
     let pixel_stride: Vec<Option<usize>> = (0..nv).map(|v| padded_stride(g, v)).collect();
-    let storage = |v: ValueId| match pixel_stride[v] {
-        Some(s) => g.values[v].numel() / g.values[v].shape[1] * s,
-        None => g.values[v].numel(),
+    let mut len_override = vec![None; nv];
+    for o in overrides {
+        len_override[o.value] = o.len;
+    }
+    let storage = |v: ValueId| match (len_override[v], pixel_stride[v]) {
+        (Some(len), _) => len,
+        (None, Some(s)) => g.values[v].numel() / g.values[v].shape[1] * s,
+        (None, None) => g.values[v].numel(),
     };
     // Storage root of each value: reshapes alias their input.
     let mut root: Vec<ValueId> = (0..nv).collect();
@@ -76,6 +98,11 @@ pub fn plan(g: &Graph) -> Result<Plan> {
         }
     }
     last[root[g.output]] = end;
+    for o in overrides {
+        let r = root[o.value];
+        first[r] = first[r].min(o.live.0);
+        last[r] = last[r].max(o.live.1);
+    }
 
     let input_root = root[g.input];
     let mut roots: Vec<ValueId> = (0..nv)

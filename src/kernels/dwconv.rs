@@ -54,7 +54,8 @@ pub fn dwconv<
     act: impl Activation,
     dst: &mut [f32],
 ) {
-    dwconv_rows::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, 0..OH, dst)
+    assert!(src.len() == IH * IW * SS);
+    dwconv_band::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, 0, w, bias, act, 0..OH, dst)
 }
 
 /// [`dwconv`] split over `team` by output rows (bit-identical).
@@ -80,17 +81,21 @@ pub fn dwconv_par<
     act: impl Activation + Sync,
     dst: &mut [f32],
 ) {
+    assert!(src.len() == IH * IW * SS);
     let f = |r: Range<usize>, d: &mut [f32]| {
-        dwconv_rows::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, w, bias, act, r, d)
+        dwconv_band::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, 0, w, bias, act, r, d)
     };
     run_split(team, dst, OH, OW * C, |i, n| even_cut(OH, i, n), &f);
 }
 
-/// Output rows `rows` of [`dwconv`]: `dst` holds just those rows (`rows.len() * OW * C` values).
-/// Not inlined: the serial and parallel paths share one instance.
+/// Output rows `rows` of [`dwconv`] from a band of input rows: `src` holds whole input rows
+/// starting at row `src_row0` (at least those the output rows read), `dst` just the output rows
+/// (`rows.len() * OW * C` values). Row-banded execution (see `pplcnet-codegen`'s `band`) keeps
+/// only such bands in a small window. Not inlined: the serial, parallel and banded paths share one
+/// instance.
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
-pub fn dwconv_rows<
+pub fn dwconv_band<
     const IH: usize,
     const IW: usize,
     const C: usize,
@@ -105,13 +110,14 @@ pub fn dwconv_rows<
     const PL: usize,
 >(
     src: &[f32],
+    src_row0: usize,
     w: &[f32],
     bias: &[f32],
     act: impl Activation,
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
-    assert!(C <= SS && src.len() == IH * IW * SS && w.len() == KH * KW * C && bias.len() == C);
+    assert!(C <= SS && src.len() % (IW * SS) == 0 && w.len() == KH * KW * C && bias.len() == C);
     assert!(rows.start <= rows.end && rows.end <= OH && dst.len() == rows.len() * OW * C);
     // Output columns whose every tap is inside the image: ox * SW >= PL and ox * SW + KW - 1 - PL < IW.
     let ox_lo = PL.div_ceil(SW).min(OW);
@@ -147,6 +153,7 @@ pub fn dwconv_rows<
         }
         let row = Row::<IH, IW, C, SS, KW, SW, PL> {
             src,
+            row0: src_row0,
             w,
             ky0,
             ky1,
@@ -251,7 +258,9 @@ struct Row<
     const SW: usize,
     const PL: usize,
 > {
+    /// Whole input rows from `row0` on.
     src: &'a [f32],
+    row0: usize,
     w: &'a [f32],
     /// Tap rows `ky0..ky1` are inside the image.
     ky0: usize,
@@ -279,6 +288,17 @@ impl<
         );
     }
 
+    /// Bounds for the unchecked loads: input rows `iy..iy + n` are in `src` (whole rows from
+    /// `row0`).
+    #[inline(always)]
+    fn assert_band(&self, n: usize) {
+        assert!(
+            self.iy >= self.row0
+                && (self.iy - self.row0 + n) * IW * SS <= self.src.len()
+                && self.src.len() % (IW * SS) == 0
+        );
+    }
+
     /// Output pixels `x0..x0 + len` (`len <= SEG`) of channels `c0..c0 + n`, from the bias. With
     /// `MASKED`, taps outside the image are skipped; without, the caller guarantees every tap of
     /// every pixel is inside.
@@ -299,10 +319,11 @@ impl<
                 && self.iy + (self.ky1 - self.ky0) <= IH
                 && self.ky1 * KW * C <= self.w.len()
         );
-        assert!(c0 + n <= C && self.src.len() == IH * IW * SS);
+        self.assert_band(self.ky1 - self.ky0);
+        assert!(c0 + n <= C);
         Self::assert_columns::<MASKED>(x0, len);
         for (dy, ky) in (self.ky0..self.ky1).enumerate() {
-            let srow = (self.iy + dy) * IW * SS + c0;
+            let srow = (self.iy - self.row0 + dy) * IW * SS + c0;
             for kx in 0..KW {
                 // SAFETY: ky < ky1, kx < KW and c0 + n <= C, asserted above.
                 let wv = unsafe { load_n_unchecked(self.w, (ky * KW + kx) * C + c0, n) };
@@ -311,7 +332,7 @@ impl<
                     if MASKED && ix >= IW {
                         continue;
                     }
-                    // SAFETY: the row is inside the image (asserted), and the column ix < IW either
+                    // SAFETY: the row is inside `src` (`assert_band`), and the column ix < IW either
                     // by the mask or by the unmasked column assertion above.
                     *a = unsafe { load_n_unchecked(self.src, srow + ix * SS, n) }.mul_add(wv, *a);
                 }
@@ -335,10 +356,11 @@ impl<
     ) -> [[V; SEG]; 2] {
         let mut acc = [[load_n(&bias[c0..], n); SEG]; 2];
         assert!(self.ky0 == 0 && self.ky1 == KH && self.iy + KH + SH <= IH);
-        assert!(KH * KW * C <= self.w.len() && c0 + n <= C && self.src.len() == IH * IW * SS);
+        assert!(KH * KW * C <= self.w.len() && c0 + n <= C);
+        self.assert_band(KH + SH);
         Self::assert_columns::<MASKED>(x0, len);
         for dy in 0..KH + SH {
-            let srow = (self.iy + dy) * IW * SS + c0;
+            let srow = (self.iy - self.row0 + dy) * IW * SS + c0;
             let (top, bottom) = (dy < KH, dy >= SH && dy - SH < KH);
             for kx in 0..KW {
                 // SAFETY: tap rows dy (top) and dy - SH (bottom) are < KH, kx < KW and
@@ -361,7 +383,7 @@ impl<
                     if MASKED && ix >= IW {
                         continue;
                     }
-                    // SAFETY: the rows are inside the image (asserted), and the column ix < IW
+                    // SAFETY: the rows are inside `src` (`assert_band`), and the column ix < IW
                     // either by the mask or by the unmasked column assertion above.
                     let x = unsafe { load_n_unchecked(self.src, srow + ix * SS, n) };
                     if top {

@@ -173,7 +173,8 @@ pub fn pwconv_rows<const M: usize, const K: usize, const N: usize, const DS: usi
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
-    rows_impl::<M, K, N, DS, false>(src, w, bias, act, residual, rows, dst, &[])
+    assert!(src.len() == M * K);
+    rows_impl::<M, K, N, DS, false, false>(src, 0, w, bias, act, residual, rows, dst, &[])
 }
 
 /// [`pwconv_rows`] that also pulls `ahead` (weights of a later, memory-bound layer) into the caches,
@@ -191,14 +192,47 @@ pub fn pwconv_rows_ahead<const M: usize, const K: usize, const N: usize, const D
     dst: &mut [f32],
     ahead: &[f32],
 ) {
-    rows_impl::<M, K, N, DS, true>(src, w, bias, act, residual, rows, dst, ahead)
+    assert!(src.len() == M * K);
+    rows_impl::<M, K, N, DS, true, false>(src, 0, w, bias, act, residual, rows, dst, ahead)
+}
+
+/// Rows `rows` of [`pwconv`] (no residual) from a band of input rows: `src` holds whole input
+/// pixels starting at pixel `src_row0` (at least `rows`), `dst` just the output rows. Prefetches
+/// `ahead` (may be empty) like [`pwconv_rows_ahead`]. For row-banded execution (see
+/// `pplcnet-codegen`'s `band`): any number of rows, every remainder tile compiled in. Same
+/// results as [`pwconv`].
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn pwconv_band<const M: usize, const K: usize, const N: usize, const DS: usize>(
+    src: &[f32],
+    src_row0: usize,
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    rows: Range<usize>,
+    dst: &mut [f32],
+    ahead: &[f32],
+) {
+    if ahead.is_empty() {
+        rows_impl::<M, K, N, DS, false, true>(src, src_row0, w, bias, act, None, rows, dst, ahead)
+    } else {
+        rows_impl::<M, K, N, DS, true, true>(src, src_row0, w, bias, act, None, rows, dst, ahead)
+    }
 }
 
 #[inline(always)]
 // `for_tiles!(1, ..)` (the SSE2 tile) spells `m + 1 <= len` and `M % 1` like the other tile sizes.
 #[allow(clippy::too_many_arguments, clippy::int_plus_one, clippy::modulo_one)]
-fn rows_impl<const M: usize, const K: usize, const N: usize, const DS: usize, const PF: bool>(
+fn rows_impl<
+    const M: usize,
+    const K: usize,
+    const N: usize,
+    const DS: usize,
+    const PF: bool,
+    const BAND: bool,
+>(
     src: &[f32],
+    src_row0: usize,
     w: &[f32],
     bias: &[f32],
     act: impl Activation,
@@ -208,11 +242,12 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const DS: usize, co
     ahead: &[f32],
 ) {
     let panels = N.div_ceil(NR);
-    assert!(src.len() == M * K && w.len() == panels * K * NR && bias.len() == panels * NR);
+    assert!(src.len() % K == 0 && w.len() == panels * K * NR && bias.len() == panels * NR);
     assert!(rows.start <= rows.end && rows.end <= M && residual.is_none_or(|r| r.len() == M * N));
+    assert!(rows.start >= src_row0 && (rows.end - src_row0) * K <= src.len());
     let len = rows.len();
     assert!(N <= DS && dst.len() == len * DS);
-    let src = &src[rows.start * K..rows.end * K];
+    let src = &src[(rows.start - src_row0) * K..(rows.end - src_row0) * K];
     let residual = residual.map(|r| &r[rows.start * N..rows.end * N]);
     // Prefetch: one cache line of `ahead` every `2^pf_shift` multiply-add steps (the longest such
     // period that still covers it); steps are counted over panels, K chunks and row tiles in loop
@@ -238,7 +273,7 @@ fn rows_impl<const M: usize, const K: usize, const N: usize, const DS: usize, co
                 $run!($mr, m, m / $mr);
                 m += $mr;
             }
-            let (tail, any) = (M % $mr, Tiles::<M>::CUT_ANYWHERE);
+            let (tail, any) = (M % $mr, Tiles::<M>::CUT_ANYWHERE || BAND);
             match len - m {
                 0 => {}
                 1 if any || tail == 1 => $run!(1, m, m / $mr),

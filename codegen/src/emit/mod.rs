@@ -1,13 +1,19 @@
 //! Code emission: an optimized, planned graph -> one Rust module of straight-line calls to
 //! shape-specialized kernels (one function per layer), plus the packed weight blob it embeds.
+//! The serial entry point runs the model's first, full-resolution layers as banded chains
+//! (`chains`, under a plan of its own); the parallel one runs every layer whole.
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
+mod chains;
+
+use crate::band;
 use crate::error::{Error, Result};
 use crate::ir::{Activation, Graph, Node, Op};
 use crate::pack::{self, Blob, Segment};
-use crate::plan::Plan;
+use crate::plan::{self, Plan};
+use chains::{chain_name, chain_overrides, emit_chain, find_chains, BandCall, BandKind};
 
 /// What the generated module is told about the model.
 pub struct ModuleInfo<'a> {
@@ -44,20 +50,36 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let mut par_calls = Vec::new();
     let mut layers = Vec::new();
     let mut layer_infos = Vec::new();
-    let mut lowered_layers = Vec::new();
-    for (i, node) in g.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Input | Op::Reshape) {
-            continue;
-        }
-        let start = blob.data.len().div_ceil(16) * 16;
-        let lowered = lower(g, plan, node, &mut blob, info.precision)?;
-        lowered_layers.push((i, node, lowered, start..blob.data.len()));
-    }
+    let mut lowered_layers = lower_all(g, plan, &mut blob, info.precision)?;
     prefetch_ahead(g, &mut lowered_layers);
-    for (i, node, lowered, _) in lowered_layers {
+    // The serial path runs banded chains; its plan then differs from the parallel path's (the
+    // chains' values live in windows), and its layers are lowered again under it.
+    let chains = find_chains(g, &lowered_layers);
+    let banded_plan;
+    let (serial_plan, mut serial_layers) = if chains.is_empty() {
+        (plan, None)
+    } else {
+        banded_plan = plan::plan_with(g, &chain_overrides(&lowered_layers, &chains))?;
+        let mut same_blob = Blob::default();
+        let mut relowered = lower_all(g, &banded_plan, &mut same_blob, info.precision)?;
+        let bits = |b: &Blob| b.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert!(bits(&same_blob) == bits(&blob), "lowering is deterministic");
+        prefetch_ahead(g, &mut relowered);
+        (&banded_plan, Some(relowered))
+    };
+    let mut chain_of = vec![None; lowered_layers.len()];
+    for (c, chain) in chains.iter().enumerate() {
+        let note = format!(" +band #{}-{}", chain.start, chain.end - 1);
+        for l in chain.clone() {
+            chain_of[l] = Some(c);
+            lowered_layers[l].2.summary += &note;
+        }
+        let serial = serial_layers.as_deref().expect("relowered");
+        fns.push(emit_chain(serial_plan, serial, chain.clone()));
+    }
+    for (li, (i, node, lowered, _)) in lowered_layers.into_iter().enumerate() {
         let fname = format_ident!("layer_{:03}_{}", i, lowered.kernel);
         let doc = format!(" `{}`: {}", node.name, lowered.summary);
-        let body = lowered.body;
         let uses_input = lowered.reads_pixels;
         let input_param = if uses_input {
             quote!(input: &[u8; INPUT_LEN],)
@@ -65,33 +87,56 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             quote!()
         };
         let input_arg = if uses_input { quote!(input,) } else { quote!() };
-        fns.push(quote! {
-            #[doc = #doc]
-            #[inline(never)]
-            #[allow(unused_variables)]
-            fn #fname(#input_param ws: &mut [f32], w: &[f32]) {
-                #body
-            }
-        });
         let idx = layers.len();
-        calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);));
-        // The parallel sequence: heavy layers split over the team, the rest as in the serial one.
-        match lowered.par_body {
-            Some(par_body) => {
-                let par_name = format_ident!("par_{:03}_{}", i, lowered.kernel);
-                let par_doc = format!(" `{}` split over a team: {}", node.name, lowered.summary);
+        // The serial path: the layer's own function, or its chain's (called at the chain's start).
+        let serial_body = match serial_layers.as_mut() {
+            Some(s) => std::mem::take(&mut s[li].2.body),
+            None => lowered.body.clone(),
+        };
+        match chain_of[li].map(|c| &chains[c]) {
+            None => {
                 fns.push(quote! {
-                    #[doc = #par_doc]
+                    #[doc = #doc]
                     #[inline(never)]
                     #[allow(unused_variables)]
-                    fn #par_name(#input_param ws: &mut [f32], w: &[f32], team: &dyn k::par::Team) {
-                        #par_body
+                    fn #fname(#input_param ws: &mut [f32], w: &[f32]) {
+                        #serial_body
                     }
                 });
-                par_calls.push(quote!(#par_name(#input_arg ws, w, team); after_layer(#idx);));
+                calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);));
             }
-            None => par_calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);)),
+            Some(chain) if chain.start == li => {
+                let chain_fn = chain_name(chain.clone());
+                let idxs = chain.clone();
+                calls.push(quote!(#chain_fn(#input_arg ws, w); #(after_layer(#idxs);)*));
+            }
+            Some(_) => {}
         }
+        // The parallel path (under the parallel plan): heavy layers split over the team.
+        let (par_name, par_body, team_param, team_arg) = match lowered.par_body {
+            Some(par_body) => (
+                format_ident!("par_{:03}_{}", i, lowered.kernel),
+                par_body,
+                quote!(, team: &dyn k::par::Team),
+                quote!(, team),
+            ),
+            None => (
+                format_ident!("seq_{:03}_{}", i, lowered.kernel),
+                lowered.body,
+                quote!(),
+                quote!(),
+            ),
+        };
+        let par_doc = format!(" `{}` in the parallel path: {}", node.name, lowered.summary);
+        fns.push(quote! {
+            #[doc = #par_doc]
+            #[inline(never)]
+            #[allow(unused_variables)]
+            fn #par_name(#input_param ws: &mut [f32], w: &[f32] #team_param) {
+                #par_body
+            }
+        });
+        par_calls.push(quote!(#par_name(#input_arg ws, w #team_arg); after_layer(#idx);));
         let (kernel, summary, macs) = (
             lowered.kernel,
             lowered.summary.clone(),
@@ -101,6 +146,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             .push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs }));
         layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
     }
+    let ws_len = plan.workspace_len.max(serial_plan.workspace_len).max(16);
 
     let in_shape = g.shape(g.input);
     let (h, w) = (in_shape[2], in_shape[3]);
@@ -108,6 +154,8 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let (out_off, out_len) = plan.slots[g.output]
         .ok_or_else(|| Error::file(&g.source, "the output is the raw input"))?;
     let out_end = out_off + out_len;
+    let (serial_out_off, _) = serial_plan.slots[g.output].expect("the output has storage");
+    let serial_out_end = serial_out_off + out_len;
     if info.labels.len() != out_len {
         return Err(Error::file(
             &g.source,
@@ -119,7 +167,6 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     }
     let weights = blob.to_bytes();
     let weight_bytes = weights.len();
-    let ws_len = plan.workspace_len.max(16);
     let ws_bytes = ws_len * 4;
     let name = &g.name;
     let precision = match info.precision {
@@ -219,7 +266,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             let ws = &mut ws.buf[..];
             #(#calls)*
             let mut out = [0.0f32; NUM_CLASSES];
-            out.copy_from_slice(&ws[#out_off..#out_end]);
+            out.copy_from_slice(&ws[#serial_out_off..#serial_out_end]);
             out
         }
 
@@ -276,6 +323,10 @@ struct Lowered {
     reads_pixels: bool,
     /// A compute-bound pointwise conv, which can prefetch a later layer's weights meanwhile.
     host: Option<PwCall>,
+    /// How to run the layer on a band of rows, for the layers that can join a banded chain.
+    band: Option<BandCall>,
+    /// The weights it prefetches for later layers (blob offsets), when a host.
+    ahead: Option<std::ops::Range<usize>>,
 }
 
 /// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
@@ -400,7 +451,8 @@ fn prefetch_ahead(g: &Graph, layers: &mut [(usize, &Node, Lowered, std::ops::Ran
             continue;
         };
         let l = &mut layers[host].2;
-        let (body, par_body) = l.host.as_ref().expect("a host").bodies(Some(range));
+        let (body, par_body) = l.host.as_ref().expect("a host").bodies(Some(range.clone()));
+        l.ahead = Some(range);
         l.body = body;
         l.par_body = Some(par_body);
         l.summary += &if first == last {
@@ -409,6 +461,28 @@ fn prefetch_ahead(g: &Graph, layers: &mut [(usize, &Node, Lowered, std::ops::Ran
             format!(" +prefetch #{first}-{last}")
         };
     }
+}
+
+/// A lowered layer: its node index, node, lowering and weight range in the blob.
+type LoweredLayer<'g> = (usize, &'g Node, Lowered, std::ops::Range<usize>);
+
+/// Lowers every layer of `g` under `plan`, its weights into `blob`.
+fn lower_all<'g>(
+    g: &'g Graph,
+    plan: &Plan,
+    blob: &mut Blob,
+    precision: crate::Precision,
+) -> Result<Vec<LoweredLayer<'g>>> {
+    let mut lowered = Vec::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if matches!(node.op, Op::Input | Op::Reshape) {
+            continue;
+        }
+        let start = blob.data.len().div_ceil(16) * 16;
+        let l = lower(g, plan, node, blob, precision)?;
+        lowered.push((i, node, l, start..blob.data.len()));
+    }
+    Ok(lowered)
 }
 
 fn seg(s: Segment) -> TokenStream {
@@ -612,6 +686,21 @@ fn lower(
                     par_body: Some(par_body),
                     reads_pixels: true,
                     host: None,
+                    band: Some(BandCall {
+                        rows: band::Rows {
+                            in_rows: ih,
+                            out_rows: oh,
+                            kernel: kh,
+                            stride: sh,
+                            pad: pt,
+                        },
+                        width: ow,
+                        out_row: ow * cout,
+                        kind: BandKind::Stem,
+                        generics: quote!(<#ih, #iw, #cin, #oh, #ow, #cout, #kh, #kw, #sh, #sw, #pt, #pl>),
+                        args: quote!(#wseg, #bseg, #pseg, #act),
+                    }),
+                    ahead: None,
                 });
             }
             if c.pad_value.is_some() {
@@ -645,6 +734,21 @@ fn lower(
                     par_body: Some(par_body),
                     reads_pixels: false,
                     host: None,
+                    band: Some(BandCall {
+                        rows: band::Rows {
+                            in_rows: ih,
+                            out_rows: oh,
+                            kernel: kh,
+                            stride: sh,
+                            pad: pt,
+                        },
+                        width: ow,
+                        out_row: ow * cout,
+                        kind: BandKind::Depthwise,
+                        generics: quote!(<#ih, #iw, #cin, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>),
+                        args: quote!(#wseg, #bseg, #act),
+                    }),
+                    ahead: None,
                 });
             }
             if c.is_pointwise() {
@@ -686,6 +790,23 @@ fn lower(
                     scale,
                 };
                 let (body, par_body) = call.bodies(None);
+                let band = (m > 1 && !bf16 && !c.residual && !c.input_scale).then(|| BandCall {
+                    rows: band::Rows {
+                        in_rows: ih,
+                        out_rows: oh,
+                        kernel: 1,
+                        stride: 1,
+                        pad: 0,
+                    },
+                    width: ow,
+                    out_row: ow * ds,
+                    kind: BandKind::Pointwise,
+                    generics: quote!(<#m, #cin, #cout, #ds>),
+                    args: {
+                        let (w, b, a) = (&call.wseg, &call.bseg, &call.act);
+                        quote!(#w, #b, #a)
+                    },
+                });
                 return Ok(Lowered {
                     kernel: if bf16 { "pwconv_bf16" } else { "pwconv" },
                     summary: format!(
@@ -701,6 +822,8 @@ fn lower(
                     // bf16 layers host no prefetch: measured slower (6.85 -> 7.1 ms; they run twice
                     // as fast, so the same weights would need twice the prefetch rate).
                     host: (m > 1 && !bf16).then_some(call),
+                    band,
+                    ahead: None,
                 });
             }
             Err(unsupported(format!(
@@ -721,6 +844,8 @@ fn lower(
                 par_body: Some(par_body),
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::SqueezeGate(se) => {
@@ -742,6 +867,8 @@ fn lower(
                 par_body: Some(par_body),
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::GlobalAvgPool => {
@@ -756,6 +883,8 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::MatMul { weight, bias, act } => {
@@ -788,6 +917,8 @@ fn lower(
                 }),
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::Softmax => {
@@ -801,6 +932,8 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::Act(a) => {
@@ -815,6 +948,8 @@ fn lower(
                 par_body: None,
                 reads_pixels: false,
                 host: None,
+                band: None,
+                ahead: None,
             })
         }
         Op::Add | Op::Mul => {
@@ -832,6 +967,8 @@ fn lower(
                     par_body: None,
                     reads_pixels: false,
                     host: None,
+                    band: None,
+                    ahead: None,
                 });
             }
             // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
@@ -850,6 +987,8 @@ fn lower(
                     par_body: None,
                     reads_pixels: false,
                     host: None,
+                    band: None,
+                    ahead: None,
                 });
             }
             Err(unsupported(format!(
