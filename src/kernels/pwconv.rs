@@ -213,11 +213,9 @@ pub fn pwconv_band<const M: usize, const K: usize, const N: usize, const DS: usi
     dst: &mut [f32],
     ahead: &[f32],
 ) {
-    if ahead.is_empty() {
-        rows_impl::<M, K, N, DS, false, true>(src, src_row0, w, bias, act, None, rows, dst, ahead)
-    } else {
-        rows_impl::<M, K, N, DS, true, true>(src, src_row0, w, bias, act, None, rows, dst, ahead)
-    }
+    // One instance whether or not `ahead` is empty (with nothing to prefetch, its per-step check
+    // never fires).
+    rows_impl::<M, K, N, DS, true, true>(src, src_row0, w, bias, act, None, rows, dst, ahead)
 }
 
 #[inline(always)]

@@ -219,61 +219,89 @@ pub(super) fn emit_chain(
                 let i = *layer;
                 let c = calls[i];
                 let node = layers[chain.start + i].1;
-                let (d0, dl) = if i == n - 1 {
-                    let (o, _) = plan.slots[node.output].expect("storage");
-                    (o + rows.start * c.out_row, rows.len() * c.out_row)
+                let d0 = if i == n - 1 {
+                    plan.slots[node.output].expect("storage").0 + rows.start * c.out_row
                 } else {
-                    (
-                        win[i].0 + (rows.start - dst_base) * c.out_row,
-                        rows.len() * c.out_row,
-                    )
+                    win[i].0 + (rows.start - dst_base) * c.out_row
                 };
-                let d1 = d0 + dl;
-                let (src, row0) = if i == 0 {
-                    (plan.slots[node.inputs[0]], 0)
-                } else {
-                    (Some(win[i - 1]), *src_base)
-                };
-                let split = match src {
-                    Some((so, sl)) => {
-                        quote!(let ([src], dst) = k::split::<1>(ws, [(#so, #sl)], (#d0, #dl));)
-                    }
-                    None => quote!(let dst = &mut ws[#d0..#d1];),
-                };
-                let (generics, args) = (&c.generics, &c.args);
-                let call = match c.kind {
-                    BandKind::Stem => {
-                        let (r0, r1) = (rows.start, rows.end);
-                        quote!(k::conv_u8::conv_u8_rows::#generics(&input[..], #args, #r0..#r1, dst);)
-                    }
-                    BandKind::Depthwise => {
-                        let (r0, r1) = (rows.start, rows.end);
-                        quote!(k::dwconv::dwconv_band::#generics(src, #row0, #args, #r0..#r1, dst);)
-                    }
-                    BandKind::Pointwise => {
-                        let w = c.width;
-                        let (p0, p1, px0) = (rows.start * w, rows.end * w, row0 * w);
-                        let ahead = match &layers[chain.start + i].2.ahead {
-                            Some(r) => {
-                                let cut = |j: usize| {
-                                    if j == runs[i] {
-                                        r.end
-                                    } else {
-                                        r.start + (r.len() * j / runs[i]) / 16 * 16
-                                    }
-                                };
-                                let (a0, a1) = (cut(run_no[i]), cut(run_no[i] + 1));
-                                quote!(&w[#a0..#a1])
+                let ahead = match &layers[chain.start + i].2.ahead {
+                    Some(r) => {
+                        let cut = |j: usize| {
+                            if j == runs[i] {
+                                r.end
+                            } else {
+                                r.start + (r.len() * j / runs[i]) / 16 * 16
                             }
-                            None => quote!(&[]),
                         };
-                        quote!(k::pwconv::pwconv_band::#generics(src, #px0, #args, #p0..#p1, dst, #ahead);)
+                        (cut(run_no[i]), cut(run_no[i] + 1))
                     }
+                    None => (0, 0),
                 };
                 run_no[i] += 1;
-                body.push(quote!({ #split #call }));
+                let f = step_name(&chain, i);
+                let input = (c.kind == BandKind::Stem).then(|| quote!(input,));
+                let (r0, r1, a0, a1) = (rows.start, rows.end, ahead.0, ahead.1);
+                body.push(quote!(#f(#input ws, w, #r0..#r1, #src_base, #d0, #a0..#a1);));
             }
         }
+    }
+    // One function per layer, called by the steps (the rows, the input window's first row, where the
+    // output rows go and the prefetch share vary): straight-line steps of a few instructions each.
+    let mut helpers = Vec::new();
+    for (i, c) in calls.iter().enumerate() {
+        let node = layers[chain.start + i].1;
+        let f = step_name(&chain, i);
+        let (generics, args, row) = (&c.generics, &c.args, c.out_row);
+        let src = if i == 0 {
+            plan.slots[node.inputs[0]]
+        } else {
+            Some(win[i - 1])
+        };
+        let split = match src {
+            Some((so, sl)) => {
+                quote!(let ([src], dst) = k::split::<1>(ws, [(#so, #sl)], (d0, rows.len() * #row));)
+            }
+            None => quote!(let dst = &mut ws[d0..d0 + rows.len() * #row];),
+        };
+        let (input_param, call) = match c.kind {
+            BandKind::Stem => (
+                quote!(input: &[u8; INPUT_LEN],),
+                quote!(k::conv_u8::conv_u8_rows::#generics(&input[..], #args, rows, dst);),
+            ),
+            BandKind::Depthwise => (
+                quote!(),
+                quote!(k::dwconv::dwconv_band::#generics(src, row0, #args, rows, dst);),
+            ),
+            BandKind::Pointwise => {
+                let width = c.width;
+                (
+                    quote!(),
+                    quote! {
+                        let pixels = rows.start * #width..rows.end * #width;
+                        k::pwconv::pwconv_band::#generics(src, row0 * #width, #args, pixels, dst, &w[ahead]);
+                    },
+                )
+            }
+        };
+        let doc = format!(" Rows of layer #{} in its chain.", chain.start + i);
+        helpers.push(quote! {
+            #[doc = #doc]
+            #[inline(never)]
+            // A width or row of 1 multiplies by 1.
+            #[allow(unused_variables, clippy::identity_op)]
+            fn #f(
+                #input_param
+                ws: &mut [f32],
+                w: &[f32],
+                rows: core::ops::Range<usize>,
+                row0: usize,
+                d0: usize,
+                ahead: core::ops::Range<usize>,
+            ) {
+                #split
+                #call
+            }
+        });
     }
     let name = chain_name(chain.clone());
     let input_param = if calls[0].kind == BandKind::Stem {
@@ -294,5 +322,16 @@ pub(super) fn emit_chain(
         fn #name(#input_param ws: &mut [f32], w: &[f32]) {
             #(#body)*
         }
+
+        #(#helpers)*
     }
+}
+
+fn step_name(chain: &std::ops::Range<usize>, i: usize) -> Ident {
+    format_ident!(
+        "band_{:03}_{:03}_layer_{:03}",
+        chain.start,
+        chain.end - 1,
+        chain.start + i
+    )
 }
