@@ -329,6 +329,27 @@ struct Lowered {
     ahead: Option<std::ops::Range<usize>>,
 }
 
+impl Lowered {
+    /// A layer that reads no pixels, hosts no prefetch and joins no banded chain.
+    fn plain(
+        kernel: &'static str,
+        summary: String,
+        body: TokenStream,
+        par_body: Option<TokenStream>,
+    ) -> Self {
+        Lowered {
+            kernel,
+            summary,
+            body,
+            par_body,
+            reads_pixels: false,
+            host: None,
+            band: None,
+            ahead: None,
+        }
+    }
+}
+
 /// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
 struct PwCall {
     split: TokenStream,
@@ -837,16 +858,12 @@ fn lower(
             let ops = se_operands(se, &s, blob, pack::panels_from_nk);
             let (split, src) = io(plan, &node.inputs, node.output);
             let (body, par_body) = ops.bodies(&split, &src[0], false);
-            Ok(Lowered {
-                kernel: "squeeze_excite",
-                summary: format!("{}x{}x{} via {}", s[2], s[3], ops.c, ops.r),
+            Ok(Lowered::plain(
+                "squeeze_excite",
+                format!("{}x{}x{} via {}", s[2], s[3], ops.c, ops.r),
                 body,
-                par_body: Some(par_body),
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+                Some(par_body),
+            ))
         }
         Op::SqueezeGate(se) => {
             // Only made for bf16 builds (`passes::fuse_se_scale_into_pointwise`): the mean, then
@@ -860,32 +877,24 @@ fn lower(
             let ops = se_operands(se, &s, blob, pack::bf16_panels_from_nk);
             let (split, src) = io(plan, &node.inputs, node.output);
             let (body, par_body) = ops.bodies(&split, &src[0], true);
-            Ok(Lowered {
-                kernel: "squeeze_gate",
-                summary: format!("{}x{}x{} via {} bf16", s[2], s[3], ops.c, ops.r),
+            Ok(Lowered::plain(
+                "squeeze_gate",
+                format!("{}x{}x{} via {} bf16", s[2], s[3], ops.c, ops.r),
                 body,
-                par_body: Some(par_body),
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+                Some(par_body),
+            ))
         }
         Op::GlobalAvgPool => {
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
-            Ok(Lowered {
-                kernel: "global_avg_pool",
-                summary: format!("{}x{}x{c} -> {c}", s[2], s[3]),
-                body: quote! { #split k::pool::global_avg_pool::<#hw, #c>(#s0, dst); },
-                par_body: None,
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+            Ok(Lowered::plain(
+                "global_avg_pool",
+                format!("{}x{}x{c} -> {c}", s[2], s[3]),
+                quote! { #split k::pool::global_avg_pool::<#hw, #c>(#s0, dst); },
+                None,
+            ))
         }
         Op::MatMul { weight, bias, act } => {
             let (kk, n) = (weight.shape[0], weight.shape[1]);
@@ -904,53 +913,41 @@ fn lower(
             let a = act_tokens(*act);
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
-            Ok(Lowered {
-                kernel: "fully_connected",
-                summary: format!(
+            Ok(Lowered::plain(
+                "fully_connected",
+                format!(
                     "{kk} -> {n}{}{}",
                     act_name(*act),
                     if bf16 { " bf16" } else { "" }
                 ),
-                body: quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
-                par_body: Some(quote! {
+                quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
+                Some(quote! {
                     #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #scale #wseg, #bseg, #a, None, dst);
                 }),
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+            ))
         }
         Op::Softmax => {
             let n = out_shape.iter().product::<usize>();
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
-            Ok(Lowered {
-                kernel: "softmax",
-                summary: format!("{n}"),
-                body: quote! { #split k::softmax::softmax::<#n>(#s0, dst); },
-                par_body: None,
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+            Ok(Lowered::plain(
+                "softmax",
+                format!("{n}"),
+                quote! { #split k::softmax::softmax::<#n>(#s0, dst); },
+                None,
+            ))
         }
         Op::Act(a) => {
             let n = out_shape.iter().product::<usize>();
             let at = act_tokens(*a);
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
-            Ok(Lowered {
-                kernel: "activation",
-                summary: format!("{n}{}", act_name(*a)),
-                body: quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
-                par_body: None,
-                reads_pixels: false,
-                host: None,
-                band: None,
-                ahead: None,
-            })
+            Ok(Lowered::plain(
+                "activation",
+                format!("{n}{}", act_name(*a)),
+                quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
+                None,
+            ))
         }
         Op::Add | Op::Mul => {
             let (a, b) = (in_shape(0), in_shape(1));
@@ -960,16 +957,12 @@ fn lower(
             let is_add = matches!(node.op, Op::Add);
             if a == b {
                 let f = if is_add { quote!(add) } else { quote!(mul) };
-                return Ok(Lowered {
-                    kernel: if is_add { "add" } else { "mul" },
-                    summary: format!("{n}"),
-                    body: quote! { #split k::eltwise::#f::<#n>(#s0, #s1, dst); },
-                    par_body: None,
-                    reads_pixels: false,
-                    host: None,
-                    band: None,
-                    ahead: None,
-                });
+                return Ok(Lowered::plain(
+                    if is_add { "add" } else { "mul" },
+                    format!("{n}"),
+                    quote! { #split k::eltwise::#f::<#n>(#s0, #s1, dst); },
+                    None,
+                ));
             }
             // Per-channel scale of a 4-D value: [1,C,H,W] * [1,C,1,1].
             let chan = |x: &[usize], y: &[usize]| x.len() == 4 && y == [1, x[1], 1, 1];
@@ -980,16 +973,12 @@ fn lower(
                     (s1, s0, &b)
                 };
                 let (hw, c) = (shape[2] * shape[3], shape[1]);
-                return Ok(Lowered {
-                    kernel: "scale_channels",
-                    summary: format!("{}x{}x{c}", shape[2], shape[3]),
-                    body: quote! { #split k::eltwise::scale_channels::<#hw, #c>(#x, #s, dst); },
-                    par_body: None,
-                    reads_pixels: false,
-                    host: None,
-                    band: None,
-                    ahead: None,
-                });
+                return Ok(Lowered::plain(
+                    "scale_channels",
+                    format!("{}x{}x{c}", shape[2], shape[3]),
+                    quote! { #split k::eltwise::scale_channels::<#hw, #c>(#x, #s, dst); },
+                    None,
+                ));
             }
             Err(unsupported(format!(
                 "broadcasting {a:?} with {b:?} has no kernel"
