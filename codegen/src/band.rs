@@ -21,6 +21,22 @@ pub struct Rows {
 }
 
 impl Rows {
+    /// A convolution's rows: `kernel` rows, `stride`, `pad` rows of padding on top.
+    pub fn conv(in_rows: usize, out_rows: usize, kernel: usize, stride: usize, pad: usize) -> Self {
+        Rows {
+            in_rows,
+            out_rows,
+            kernel,
+            stride,
+            pad,
+        }
+    }
+
+    /// A pointwise layer's rows: each output row reads its own input row.
+    pub fn pointwise(rows: usize) -> Self {
+        Rows::conv(rows, rows, 1, 1, 0)
+    }
+
     /// Input rows read by output rows `out`.
     pub fn reads(&self, out: Range<usize>) -> Range<usize> {
         if out.is_empty() {
@@ -146,23 +162,12 @@ mod tests {
 
     fn conv(in_rows: usize, kernel: usize, stride: usize) -> Rows {
         let pad = kernel / 2;
-        Rows {
-            in_rows,
-            out_rows: (in_rows + 2 * pad - kernel) / stride + 1,
-            kernel,
-            stride,
-            pad,
-        }
+        let out_rows = (in_rows + 2 * pad - kernel) / stride + 1;
+        Rows::conv(in_rows, out_rows, kernel, stride, pad)
     }
 
     fn pointwise(rows: usize) -> Rows {
-        Rows {
-            in_rows: rows,
-            out_rows: rows,
-            kernel: 1,
-            stride: 1,
-            pad: 0,
-        }
+        Rows::pointwise(rows)
     }
 
     /// Replays `s` on windows that record which image row each slot holds: every run reads rows

@@ -708,13 +708,7 @@ fn lower(
                     reads_pixels: true,
                     host: None,
                     band: Some(BandCall {
-                        rows: band::Rows {
-                            in_rows: ih,
-                            out_rows: oh,
-                            kernel: kh,
-                            stride: sh,
-                            pad: pt,
-                        },
+                        rows: band::Rows::conv(ih, oh, kh, sh, pt),
                         width: ow,
                         out_row: ow * cout,
                         kind: BandKind::Stem,
@@ -756,13 +750,7 @@ fn lower(
                     reads_pixels: false,
                     host: None,
                     band: Some(BandCall {
-                        rows: band::Rows {
-                            in_rows: ih,
-                            out_rows: oh,
-                            kernel: kh,
-                            stride: sh,
-                            pad: pt,
-                        },
+                        rows: band::Rows::conv(ih, oh, kh, sh, pt),
                         width: ow,
                         out_row: ow * cout,
                         kind: BandKind::Depthwise,
@@ -812,13 +800,7 @@ fn lower(
                 };
                 let (body, par_body) = call.bodies(None);
                 let band = (m > 1 && !bf16 && !c.residual && !c.input_scale).then(|| BandCall {
-                    rows: band::Rows {
-                        in_rows: ih,
-                        out_rows: oh,
-                        kernel: 1,
-                        stride: 1,
-                        pad: 0,
-                    },
+                    rows: band::Rows::pointwise(ih),
                     width: ow,
                     out_row: ow * ds,
                     kind: BandKind::Pointwise,
