@@ -85,6 +85,11 @@ pub struct LayerInfo {
     pub summary: &'static str,
     /// Multiply-accumulates per image.
     pub macs: u64,
+    /// `Some((first, last))` when the serial entry points run this layer within the banded chain
+    /// of layers `first..=last` (a few rows of each at a time; see `pplcnet-codegen`'s `band`).
+    /// Their hook then reports the whole chain's time after layer `first`, and nothing for the
+    /// others. The parallel entry points run every layer on its own.
+    pub chain: Option<(usize, usize)>,
 }
 
 impl core::fmt::Display for LayerInfo {

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 use clap::{Args, Parser, Subcommand};
 use pplcnet::preprocess::{self, PreprocessConfig, PreprocessError};
 use pplcnet::report;
-use pplcnet::{Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES};
+use pplcnet::{
+    LayerInfo, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
+};
 
 /// PP-LCNetV2 image classification, compiled to native code, with PaddleClas's preprocessing
 /// and output formats.
@@ -567,23 +569,48 @@ fn bench_layers(
         "  {:>3}  {:>8}  {:>5}  {:>7}  layer",
         "#", "ms", "%", "GFLOP/s"
     );
-    for (i, (l, d)) in MODEL.layers.iter().zip(&medians).enumerate() {
-        let gflops = if l.macs > 0 {
+    // The serial path runs banded chains as one unit (timed on their first layer): their layers
+    // are listed together, under one time.
+    let chain = |l: &LayerInfo| l.chain.filter(|_| pool.is_none());
+    let chain_macs = |(a, b): (usize, usize)| MODEL.layers[a..=b].iter().map(|l| l.macs).sum();
+    let gflops = |macs: u64, d: &Duration| {
+        if macs > 0 {
             format!(
                 "{:7.1}",
-                2.0 * l.macs as f64 / d.as_secs_f64().max(1e-12) / 1e9
+                2.0 * macs as f64 / d.as_secs_f64().max(1e-12) / 1e9
             )
         } else {
             format!("{:>7}", "-")
-        };
+        }
+    };
+    for (i, (l, d)) in MODEL.layers.iter().zip(&medians).enumerate() {
         let pct = 100.0 * d.as_secs_f64() / total.as_secs_f64().max(1e-12);
-        println!("  {i:>3}  {:8.4}  {pct:5.1}  {gflops}  {l}", ms(*d));
+        match chain(l) {
+            Some((a, b)) if a == i => {
+                let g = gflops(chain_macs((a, b)), d);
+                println!("  {i:>3}  {:8.4}  {pct:5.1}  {g}  {l}", ms(*d));
+            }
+            Some((a, _)) => println!(
+                "  {i:>3}  {:>8}  {:>5}  {:>7}  {l} (timed with #{a})",
+                "", "", ""
+            ),
+            None => println!(
+                "  {i:>3}  {:8.4}  {pct:5.1}  {}  {l}",
+                ms(*d),
+                gflops(l.macs, d)
+            ),
+        }
     }
     let mut by_kernel: BTreeMap<&str, (Duration, u64)> = BTreeMap::new();
-    for (l, d) in MODEL.layers.iter().zip(&medians) {
-        let e = by_kernel.entry(l.kernel).or_default();
+    for (i, (l, d)) in MODEL.layers.iter().zip(&medians).enumerate() {
+        let (key, macs) = match chain(l) {
+            Some((a, b)) if a == i => ("banded chains", chain_macs((a, b))),
+            Some(_) => continue,
+            None => (l.kernel, l.macs),
+        };
+        let e = by_kernel.entry(key).or_default();
         e.0 += *d;
-        e.1 += l.macs;
+        e.1 += macs;
     }
     println!("per kernel:");
     for (k, (d, macs)) in by_kernel {

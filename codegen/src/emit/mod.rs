@@ -142,8 +142,15 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             lowered.summary.clone(),
             g.node_macs(node) as u64,
         );
+        let chain = match chain_of[li].map(|c| &chains[c]) {
+            Some(c) => {
+                let (first, last) = (c.start, c.end - 1);
+                quote!(Some((#first, #last)))
+            }
+            None => quote!(None),
+        };
         layer_infos
-            .push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs }));
+            .push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs, chain: #chain }));
         layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
     }
     let ws_len = plan.workspace_len.max(serial_plan.workspace_len).max(16);
