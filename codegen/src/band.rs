@@ -115,8 +115,8 @@ fn simulate(
         make[n - 1] = start..(start + band).min(last);
         for i in (1..n).rev() {
             if make[i].is_empty() {
+                // Then the layer before makes nothing either.
                 make[i - 1] = produced[i - 1]..produced[i - 1];
-                keep[i - 1] = base[i - 1];
                 continue;
             }
             let reads = layers[i].reads(make[i].clone());

@@ -29,16 +29,22 @@ pub(super) enum BandKind {
     Pointwise,
 }
 
+/// A banded chain: its layers (a range of the lowered layers) and their schedule.
+pub(super) struct Chain {
+    pub(super) layers: std::ops::Range<usize>,
+    schedule: band::Schedule,
+}
+
 /// The serial plan's changes for banded `chains`: the values between a chain's layers take their
 /// windows, and the chain's input, output and windows are live while any of its layers runs.
-pub(super) fn chain_overrides(
-    layers: &[LoweredLayer],
-    chains: &[std::ops::Range<usize>],
-) -> Vec<plan::Override> {
+pub(super) fn chain_overrides(layers: &[LoweredLayer], chains: &[Chain]) -> Vec<plan::Override> {
     let mut out = Vec::new();
-    for chain in chains {
+    for Chain {
+        layers: chain,
+        schedule: sched,
+    } in chains
+    {
         let live = (layers[chain.start].0, layers[chain.end - 1].0);
-        let sched = chain_schedule(layers, chain.clone());
         for (k, l) in chain.clone().enumerate() {
             let window =
                 (l + 1 < chain.end).then(|| sched.window_rows[k] * band_call(layers, l).out_row);
@@ -76,7 +82,7 @@ const BAND_MIN_PIXELS: usize = 224;
 /// layers 0.488 -> 0.437 ms, whole model 5.342 -> 5.280 ms (8 rounds). Banding the 56x56 layers
 /// as well (1.6 MB values) made them slower (pointwise + depthwise 0.264 -> 0.309 ms), although
 /// each kernel alone runs as fast on bands as on the whole image.
-pub(super) fn find_chains(g: &Graph, layers: &[LoweredLayer]) -> Vec<std::ops::Range<usize>> {
+pub(super) fn find_chains(g: &Graph, layers: &[LoweredLayer]) -> Vec<Chain> {
     let mut readers = vec![0usize; g.values.len()];
     for n in &g.nodes {
         for &v in &n.inputs {
@@ -125,7 +131,10 @@ pub(super) fn find_chains(g: &Graph, layers: &[LoweredLayer]) -> Vec<std::ops::R
             band.is_some_and(|c| c.kind == BandKind::Pointwise)
         });
         if b - a >= 2 && pointwise {
-            chains.push(a..b);
+            chains.push(Chain {
+                layers: a..b,
+                schedule: chain_schedule(layers, a..b),
+            });
         }
         a = b;
     }
@@ -171,13 +180,12 @@ pub(super) fn chain_name(chain: std::ops::Range<usize>) -> Ident {
 
 /// The function running `chain` banded (see [`crate::band`]), under the serial `plan` (which gives
 /// each value between the chain's layers its window, see [`chain_overrides`]).
-pub(super) fn emit_chain(
-    plan: &Plan,
-    layers: &[LoweredLayer],
-    chain: std::ops::Range<usize>,
-) -> TokenStream {
+pub(super) fn emit_chain(plan: &Plan, layers: &[LoweredLayer], chain: &Chain) -> TokenStream {
+    let Chain {
+        layers: chain,
+        schedule: sched,
+    } = chain;
     let calls: Vec<&BandCall> = chain.clone().map(|l| band_call(layers, l)).collect();
-    let sched = chain_schedule(layers, chain.clone());
     let n = calls.len();
     // The windows: the planned storage of the values between the chain's layers (see
     // `chain_overrides`).
@@ -238,7 +246,7 @@ pub(super) fn emit_chain(
                     None => (0, 0),
                 };
                 run_no[i] += 1;
-                let f = step_name(&chain, i);
+                let f = step_name(chain, i);
                 let input = (c.kind == BandKind::Stem).then(|| quote!(input,));
                 let (r0, r1, a0, a1) = (rows.start, rows.end, ahead.0, ahead.1);
                 body.push(quote!(#f(#input ws, w, #r0..#r1, #src_base, #d0, #a0..#a1);));
@@ -250,7 +258,7 @@ pub(super) fn emit_chain(
     let mut helpers = Vec::new();
     for (i, c) in calls.iter().enumerate() {
         let node = layers[chain.start + i].1;
-        let f = step_name(&chain, i);
+        let f = step_name(chain, i);
         let (generics, args, row) = (&c.generics, &c.args, c.out_row);
         let src = if i == 0 {
             plan.slots[node.inputs[0]]

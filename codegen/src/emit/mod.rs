@@ -69,14 +69,18 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     };
     let mut chain_of = vec![None; lowered_layers.len()];
     for (c, chain) in chains.iter().enumerate() {
-        let note = format!(" +band #{}-{}", chain.start, chain.end - 1);
-        for l in chain.clone() {
+        let range = &chain.layers;
+        let note = format!(" +band #{}-{}", range.start, range.end - 1);
+        for l in range.clone() {
             chain_of[l] = Some(c);
             lowered_layers[l].2.summary += &note;
         }
         let serial = serial_layers.as_deref().expect("relowered");
-        fns.push(emit_chain(serial_plan, serial, chain.clone()));
+        fns.push(emit_chain(serial_plan, serial, chain));
     }
+    // Without chains both paths share one plan, so a layer that is not split over the team runs
+    // the serial path's function in the parallel path too.
+    let same_plan = serial_layers.is_none();
     for (li, (i, node, lowered, _)) in lowered_layers.into_iter().enumerate() {
         let fname = format_ident!("layer_{:03}_{}", i, lowered.kernel);
         let doc = format!(" `{}`: {}", node.name, lowered.summary);
@@ -93,7 +97,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             Some(s) => std::mem::take(&mut s[li].2.body),
             None => lowered.body.clone(),
         };
-        match chain_of[li].map(|c| &chains[c]) {
+        match chain_of[li].map(|c| &chains[c].layers) {
             None => {
                 fns.push(quote! {
                     #[doc = #doc]
@@ -113,36 +117,42 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             Some(_) => {}
         }
         // The parallel path (under the parallel plan): heavy layers split over the team.
-        let (par_name, par_body, team_param, team_arg) = match lowered.par_body {
-            Some(par_body) => (
+        let par_fn = match lowered.par_body {
+            Some(par_body) => Some((
                 format_ident!("par_{:03}_{}", i, lowered.kernel),
                 par_body,
                 quote!(, team: &dyn k::par::Team),
                 quote!(, team),
-            ),
-            None => (
+            )),
+            None if same_plan => None,
+            None => Some((
                 format_ident!("seq_{:03}_{}", i, lowered.kernel),
                 lowered.body,
                 quote!(),
                 quote!(),
-            ),
+            )),
         };
-        let par_doc = format!(" `{}` in the parallel path: {}", node.name, lowered.summary);
-        fns.push(quote! {
-            #[doc = #par_doc]
-            #[inline(never)]
-            #[allow(unused_variables)]
-            fn #par_name(#input_param ws: &mut [f32], w: &[f32] #team_param) {
-                #par_body
+        match par_fn {
+            Some((par_name, par_body, team_param, team_arg)) => {
+                let par_doc = format!(" `{}` in the parallel path: {}", node.name, lowered.summary);
+                fns.push(quote! {
+                    #[doc = #par_doc]
+                    #[inline(never)]
+                    #[allow(unused_variables)]
+                    fn #par_name(#input_param ws: &mut [f32], w: &[f32] #team_param) {
+                        #par_body
+                    }
+                });
+                par_calls.push(quote!(#par_name(#input_arg ws, w #team_arg); after_layer(#idx);));
             }
-        });
-        par_calls.push(quote!(#par_name(#input_arg ws, w #team_arg); after_layer(#idx);));
+            None => par_calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);)),
+        }
         let (kernel, summary, macs) = (
             lowered.kernel,
             lowered.summary.clone(),
             g.node_macs(node) as u64,
         );
-        let chain = match chain_of[li].map(|c| &chains[c]) {
+        let chain = match chain_of[li].map(|c| &chains[c].layers) {
             Some(c) => {
                 let (first, last) = (c.start, c.end - 1);
                 quote!(Some((#first, #last)))
