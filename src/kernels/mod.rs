@@ -4,12 +4,14 @@
 //! Layout: 4-D activations are HWC (channels last, batch 1); weights arrive pre-packed by
 //! `pplcnet-codegen::pack` in exactly the order each kernel reads.
 
+pub mod amx;
 pub mod conv_u8;
 pub mod dwconv;
 pub mod eltwise;
 pub mod par;
 pub mod pool;
 pub mod pwconv;
+pub mod pwconv_amx;
 #[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
 pub mod pwconv_bf16;
 pub mod simd;

@@ -1,0 +1,296 @@
+//! Intel AMX tiles, the way the bf16 pointwise kernel ([`super::pwconv_amx`]) uses them, behind one
+//! trait with three implementations ("tile machines") that run the very same tile programs:
+//!
+//! - [`hw::Hw`] (x86_64): the real instructions (`ldtilecfg`, `tilezero`, `tileloadd`,
+//!   `tdpbf16ps`, `tilestored`, `tilerelease`) through `asm!`, usable only after [`support`] found
+//!   AMX and Linux granted the tile state to the process;
+//! - [`emu::Emu`]: a scalar emulation of each instruction as Intel specifies it (bf16 pairs widened
+//!   to f32, multiplied exactly, added one after the other in f32, denormal inputs and outputs
+//!   flushed to zero), for tests on any CPU;
+//! - [`simd::SimdTiles`]: the same arithmetic with `wide` vectors (FMAs of exact bf16 products are
+//!   the same roundings), the run-time fallback where AMX is missing or refused: bit-identical to
+//!   [`emu::Emu`] (but for products below f32's normal range), at f32-GEMM speed instead of the
+//!   emulation's.
+//!
+//! Which one runs is [`backend`]: the hardware where [`support`] is [`Support::Available`], the
+//! SIMD fallback elsewhere, or whatever [`set_backend`] forced (tests, benchmarks). A binary built
+//! with AMX kernels therefore never executes a tile instruction on a CPU or OS that cannot run it.
+
+pub mod emu;
+#[cfg(target_arch = "x86_64")]
+pub mod hw;
+pub mod simd;
+
+use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
+
+/// Tile registers.
+pub const TILES: usize = 8;
+/// Most rows of a tile (palette 1).
+pub const MAX_ROWS: usize = 16;
+/// Most bytes per tile row (palette 1).
+pub const MAX_ROW_BYTES: usize = 64;
+
+/// A tile configuration (palette 1): rows and bytes per row of each tile; unused tiles are 0 x 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    pub rows: [u8; TILES],
+    pub colsb: [u16; TILES],
+}
+
+/// A 64-byte aligned `ldtilecfg` block.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigBlock(pub [u8; 64]);
+
+impl Config {
+    /// The memory block `ldtilecfg` reads: palette 1, start row 0, `colsb` as little-endian u16 at
+    /// bytes 16..32, `rows` at bytes 48..56, the rest zero.
+    pub fn block(&self) -> ConfigBlock {
+        let mut b = [0u8; 64];
+        b[0] = 1;
+        for t in 0..TILES {
+            b[16 + 2 * t..18 + 2 * t].copy_from_slice(&self.colsb[t].to_le_bytes());
+            b[48 + t] = self.rows[t];
+        }
+        ConfigBlock(b)
+    }
+
+    /// Bytes a load or store of tile `t` with row stride `stride` touches: `(rows - 1) * stride +
+    /// colsb`.
+    pub fn span(&self, t: usize, stride: usize) -> usize {
+        let rows = usize::from(self.rows[t]);
+        if rows == 0 {
+            return 0;
+        }
+        (rows - 1) * stride + usize::from(self.colsb[t])
+    }
+}
+
+/// The tile instructions a tile program uses. Every method checks its operands against the
+/// configuration (slices long enough for the rows and stride), so a tile program is safe Rust on
+/// every machine; the hardware raises #UD where the emulations panic (a bad program, never input).
+pub trait Tiles {
+    /// `ldtilecfg`: sets every tile's shape and zeroes all tiles.
+    fn configure(&mut self, cfg: &Config);
+    /// `tilezero t`.
+    fn zero(&mut self, t: usize);
+    /// `tileloadd t, [src + stride * row]`: row `r` of tile `t` from `src[r * stride..]`.
+    fn load(&mut self, t: usize, src: &[u8], stride: usize);
+    /// `tdpbf16ps c, a, b`: `c[m][n] += a[m][2k] * b[k][2n] + a[m][2k+1] * b[k][2n+1]` over k,
+    /// bf16 operands, f32 accumulators.
+    fn dp_bf16(&mut self, c: usize, a: usize, b: usize);
+    /// `tilestored [dst + stride * row], t`.
+    fn store(&mut self, t: usize, dst: &mut [u8], stride: usize);
+}
+
+/// Whether this process can run AMX bf16 tile instructions, and if not, why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// CPUID reports AMX-TILE and AMX-BF16, the OS enabled the tile state, and Linux granted it.
+    Available,
+    /// Not an x86_64 Linux build (the permission request is Linux's `arch_prctl`).
+    NotX86Linux,
+    /// CPUID reports no AMX-TILE or no AMX-BF16.
+    NoCpuSupport,
+    /// The OS has not enabled the tile state in XCR0.
+    NoOsSupport,
+    /// `arch_prctl(ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA)` failed with this errno.
+    PermissionRefused(i32),
+}
+
+impl core::fmt::Display for Support {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Support::Available => write!(f, "AMX available"),
+            Support::NotX86Linux => write!(f, "no AMX: not an x86_64 Linux build"),
+            Support::NoCpuSupport => write!(f, "no AMX: the CPU has no AMX-TILE / AMX-BF16"),
+            Support::NoOsSupport => write!(f, "no AMX: the OS has not enabled the tile state"),
+            Support::PermissionRefused(e) => {
+                write!(f, "no AMX: Linux refused the tile state (errno {e})")
+            }
+        }
+    }
+}
+
+/// Which tile machine runs the AMX kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The AMX instructions.
+    Hardware,
+    /// Scalar emulation of the instructions (for tests; slow).
+    Emulated,
+    /// The same arithmetic with f32 vector FMAs, bit-identical to [`Backend::Emulated`].
+    Simd,
+}
+
+/// 0: not probed yet, 1 + [`Support`] index after.
+static SUPPORT: AtomicU8 = AtomicU8::new(0);
+static SUPPORT_ERRNO: AtomicI32 = AtomicI32::new(0);
+/// 0: automatic, 1 + [`Backend`] index when forced.
+static FORCED: AtomicU8 = AtomicU8::new(0);
+
+/// Probes AMX once per process (CPUID, XCR0, then asks Linux for the tile state) and caches the
+/// answer; later calls are one atomic load.
+pub fn support() -> Support {
+    let code = match SUPPORT.load(Ordering::Acquire) {
+        0 => {
+            let s = probe();
+            let (code, errno) = match s {
+                Support::Available => (1, 0),
+                Support::NotX86Linux => (2, 0),
+                Support::NoCpuSupport => (3, 0),
+                Support::NoOsSupport => (4, 0),
+                Support::PermissionRefused(e) => (5, e),
+            };
+            SUPPORT_ERRNO.store(errno, Ordering::Relaxed);
+            SUPPORT.store(code, Ordering::Release);
+            code
+        }
+        c => c,
+    };
+    match code {
+        1 => Support::Available,
+        2 => Support::NotX86Linux,
+        3 => Support::NoCpuSupport,
+        4 => Support::NoOsSupport,
+        _ => Support::PermissionRefused(SUPPORT_ERRNO.load(Ordering::Relaxed)),
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn probe() -> Support {
+    hw::probe()
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+fn probe() -> Support {
+    Support::NotX86Linux
+}
+
+/// The tile machine the AMX kernels use now: the forced one, else the hardware when
+/// [`support`] says so, else [`Backend::Simd`].
+pub fn backend() -> Backend {
+    match FORCED.load(Ordering::Relaxed) {
+        1 => Backend::Hardware,
+        2 => Backend::Emulated,
+        3 => Backend::Simd,
+        _ if support() == Support::Available => Backend::Hardware,
+        _ => Backend::Simd,
+    }
+}
+
+/// Forces a tile machine for every later AMX kernel call in the process (`None`: automatic again).
+/// Forcing [`Backend::Hardware`] where [`support`] is not [`Support::Available`] is refused with
+/// the reason. Meant for tests and benchmarks: calls already running are not affected.
+pub fn set_backend(b: Option<Backend>) -> Result<(), Support> {
+    let code = match b {
+        None => 0,
+        Some(Backend::Hardware) => match support() {
+            Support::Available => 1,
+            other => return Err(other),
+        },
+        Some(Backend::Emulated) => 2,
+        Some(Backend::Simd) => 3,
+    };
+    FORCED.store(code, Ordering::Relaxed);
+    Ok(())
+}
+
+/// The bf16 bits of `x` rounded to nearest even (NaN stays a quiet NaN), as `vcvtneps2bf16`.
+#[inline(always)]
+pub fn bf16_bits(x: f32) -> u16 {
+    let b = x.to_bits();
+    if (b & 0x7fff_ffff) > 0x7f80_0000 {
+        return ((b >> 16) | 0x40) as u16;
+    }
+    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
+}
+
+/// The f32 value of bf16 bits, denormals flushed to zero (AMX reads bf16 denormals as zero).
+#[inline(always)]
+pub fn bf16_daz(h: u16) -> f32 {
+    if h & 0x7f80 == 0 {
+        f32::from_bits(u32::from(h & 0x8000) << 16)
+    } else {
+        f32::from_bits(u32::from(h) << 16)
+    }
+}
+
+/// `x` with a denormal result flushed to (signed) zero, as AMX writes its f32 accumulators.
+#[inline(always)]
+pub fn ftz(x: f32) -> f32 {
+    if x.to_bits() & 0x7f80_0000 == 0 {
+        f32::from_bits(x.to_bits() & 0x8000_0000)
+    } else {
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_block_layout() {
+        let mut c = Config {
+            rows: [0; TILES],
+            colsb: [0; TILES],
+        };
+        c.rows[3] = 16;
+        c.colsb[3] = 64;
+        c.rows[7] = 5;
+        c.colsb[7] = 0x0102;
+        let b = c.block().0;
+        assert_eq!(b[0], 1);
+        assert_eq!(b[1], 0);
+        assert_eq!(&b[22..24], &[64, 0]);
+        assert_eq!(&b[30..32], &[0x02, 0x01]);
+        assert_eq!(b[51], 16);
+        assert_eq!(b[55], 5);
+        assert_eq!(
+            b.iter().map(|&x| usize::from(x)).sum::<usize>(),
+            1 + 64 + 3 + 16 + 5
+        );
+        assert_eq!(c.span(3, 100), 15 * 100 + 64);
+        assert_eq!(c.span(0, 100), 0);
+    }
+
+    #[test]
+    fn bf16_rounding_and_flushing() {
+        assert_eq!(bf16_bits(1.0), 0x3f80);
+        // Ties to even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
+        assert_eq!(bf16_bits(1.0 + 1.0 / 256.0), 0x3f80);
+        assert_eq!(bf16_bits(1.0 + 3.0 / 256.0), 0x3f82);
+        assert_eq!(bf16_bits(-2.5), 0xc020);
+        assert!(f32::from_bits(u32::from(bf16_bits(f32::NAN)) << 16).is_nan());
+        // A NaN whose payload would round into the exponent stays a NaN, not infinity.
+        let nan = f32::from_bits(0x7f80_0001);
+        assert!(f32::from_bits(u32::from(bf16_bits(nan)) << 16).is_nan());
+        assert_eq!(bf16_bits(f32::INFINITY), 0x7f80);
+        assert_eq!(bf16_daz(0x0001), 0.0);
+        assert_eq!(bf16_daz(0x8001).to_bits(), 0x8000_0000);
+        assert_eq!(bf16_daz(0x3f80), 1.0);
+        assert_eq!(ftz(f32::MIN_POSITIVE / 2.0), 0.0);
+        assert_eq!(ftz(f32::MIN_POSITIVE), f32::MIN_POSITIVE);
+        assert_eq!(ftz(-1e-40).to_bits(), 0x8000_0000);
+    }
+
+    #[test]
+    fn forcing_the_hardware_needs_support() {
+        // Only this test changes the forced backend in this binary's unit tests.
+        match support() {
+            Support::Available => {
+                set_backend(Some(Backend::Hardware)).unwrap();
+                assert_eq!(backend(), Backend::Hardware);
+            }
+            other => {
+                eprintln!("skipped (hardware half): {other}");
+                assert_eq!(set_backend(Some(Backend::Hardware)), Err(other));
+                assert_eq!(backend(), Backend::Simd);
+            }
+        }
+        set_backend(Some(Backend::Emulated)).unwrap();
+        assert_eq!(backend(), Backend::Emulated);
+        set_backend(None).unwrap();
+    }
+}
