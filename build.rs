@@ -14,6 +14,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_LABELS");
     println!("cargo:rerun-if-env-changed=PPLCNET_INPUT_SIZE");
     println!("cargo:rerun-if-env-changed=PPLCNET_PRECISION");
+    println!("cargo:rerun-if-env-changed=PPLCNET_BF16_ISA");
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -43,7 +44,11 @@ fn main() {
             ..Default::default()
         });
     }
-    compiler = compiler.precision(precision());
+    let precision = precision();
+    compiler = compiler.precision(precision);
+    if precision == pplcnet_codegen::Precision::Bf16 {
+        compiler = compiler.bf16_isa(bf16_isa());
+    }
     let labels_path = std::env::var_os("PPLCNET_LABELS").map(PathBuf::from);
     let num_classes = match compiler.optimized_graph() {
         Ok(g) => g.values[g.output].shape.iter().product::<usize>(),
@@ -69,30 +74,75 @@ fn main() {
     }
 }
 
-/// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`), checked against the target's features.
+/// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`).
 fn precision() -> pplcnet_codegen::Precision {
     use pplcnet_codegen::Precision;
-    let Some(value) = std::env::var("PPLCNET_PRECISION")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
+    let Some(value) = env("PPLCNET_PRECISION") else {
         return Precision::F32;
     };
-    let Some(p) = Precision::parse(&value) else {
+    Precision::parse(&value).unwrap_or_else(|| {
         fail(&format!(
             "PPLCNET_PRECISION={value:?}: expected \"f32\" or \"bf16\""
         ))
-    };
+    })
+}
+
+/// The instructions of a bf16 build's matrix products: `PPLCNET_BF16_ISA` (`amx` or
+/// `avx512bf16`), else AMX when the building CPU has it and builds for itself, else AVX512_BF16
+/// when the target has it. AMX kernels build for any x86_64 target (they fall back to f32 FMAs at
+/// run time where AMX is missing); `vdpbf16ps` ones need the target feature.
+fn bf16_isa() -> pplcnet_codegen::Bf16Isa {
+    use pplcnet_codegen::Bf16Isa;
     let features = std::env::var("CARGO_CFG_TARGET_FEATURE").unwrap_or_default();
     let has = |f: &str| features.split(',').any(|x| x == f);
-    if p == Precision::Bf16 && !(has("avx512bf16") && has("avx512f")) {
-        fail(
-            "PPLCNET_PRECISION=bf16 needs a target with AVX512_BF16: build on such a CPU with \
-             `-C target-cpu=native` (as .cargo/config.toml does) or add \
-             `-C target-feature=+avx512f,+avx512bf16` to RUSTFLAGS",
-        );
+    let x86_64 = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|a| a == "x86_64");
+    let dot = has("avx512bf16") && has("avx512f");
+    let no_dot =
+        "PPLCNET_BF16_ISA=avx512bf16 needs a target with AVX512_BF16: build on such a CPU \
+                  with `-C target-cpu=native` (as .cargo/config.toml does) or add \
+                  `-C target-feature=+avx512f,+avx512bf16` to RUSTFLAGS";
+    match env("PPLCNET_BF16_ISA").as_deref() {
+        Some("amx") if x86_64 => Bf16Isa::Amx,
+        Some("amx") => fail("PPLCNET_BF16_ISA=amx needs an x86_64 target"),
+        Some("avx512bf16") if dot => Bf16Isa::Avx512Bf16,
+        Some("avx512bf16") => fail(no_dot),
+        Some(other) => fail(&format!(
+            "PPLCNET_BF16_ISA={other:?}: expected \"amx\" or \"avx512bf16\""
+        )),
+        None if x86_64 && native_build() && host_has_amx() => Bf16Isa::Amx,
+        None if dot => Bf16Isa::Avx512Bf16,
+        None => fail(
+            "PPLCNET_PRECISION=bf16 needs AVX512_BF16 or AMX, and this build has neither: build \
+             on such a CPU with `-C target-cpu=native` (as .cargo/config.toml does), or set \
+             PPLCNET_BF16_ISA=amx to build AMX kernels for another machine (they run on f32 FMAs \
+             where AMX is missing)",
+        ),
     }
-    p
+}
+
+/// A non-empty environment variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.is_empty())
+}
+
+/// Whether the build is for the building machine (same target triple as the host).
+fn native_build() -> bool {
+    std::env::var("TARGET").ok() == std::env::var("HOST").ok()
+}
+
+/// CPUID of the building CPU: AMX-TILE and AMX-BF16 (leaf 7, EDX bits 24 and 22).
+#[cfg(target_arch = "x86_64")]
+fn host_has_amx() -> bool {
+    use std::arch::x86_64::__cpuid_count;
+    // SAFETY: CPUID exists on every x86_64 CPU (leaf 7 is used only when leaf 0 reports it).
+    #[allow(unused_unsafe)]
+    let (max, edx) = unsafe { (__cpuid_count(0, 0).eax, __cpuid_count(7, 0).edx) };
+    max >= 7 && edx >> 22 & 1 == 1 && edx >> 24 & 1 == 1
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn host_has_amx() -> bool {
+    false
 }
 
 /// Reads a PaddleClas label list: `<id> <name>` per line, ids 0..n in order.

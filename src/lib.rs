@@ -81,6 +81,9 @@ pub struct ModelInfo {
 pub struct LayerInfo {
     /// Kernel name (`pwconv`, `dwconv`, `conv_u8`, ...).
     pub kernel: &'static str,
+    /// The kernel variant the compiler chose: operation, precision, register tile and instruction
+    /// set, e.g. `pwconv_bf16_32x32_amx` (see `pplcnet-codegen`'s `variants`).
+    pub variant: &'static str,
     /// Shapes and fused epilogue, e.g. `14x14x256 -> 14x14x512 +relu`.
     pub summary: &'static str,
     /// Multiply-accumulates per image.
@@ -103,8 +106,9 @@ impl core::fmt::Display for LayerInfo {
 pub enum Precision {
     /// f32 throughout (the default).
     F32,
-    /// bf16 inputs and weights, f32 sums (AVX512_BF16), in the pointwise convolutions of more than
-    /// one pixel; everything else f32.
+    /// bf16 inputs and weights, f32 sums, in the pointwise convolutions, fully connected layers
+    /// and squeeze-excite gates (AVX512_BF16 dot products or AMX tiles: each layer's
+    /// [`LayerInfo::variant`] says which); everything else f32.
     Bf16,
 }
 

@@ -25,10 +25,12 @@ pub mod load;
 pub mod pack;
 pub mod passes;
 pub mod plan;
+pub mod variants;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
+pub use variants::Bf16Isa;
 
 /// The image the model takes and how PaddleClas normalizes it before the network:
 /// `(pixel * scale - mean[c]) / std[c]`, RGB order.
@@ -65,6 +67,7 @@ pub struct Compiler {
     labels: Option<Vec<String>>,
     seeded_default: bool,
     precision: Precision,
+    bf16_isa: Bf16Isa,
 }
 
 /// The arithmetic of the pointwise (1x1) convolutions, 93% of PP-LCNetV2's multiply-adds.
@@ -150,6 +153,7 @@ impl Compiler {
             labels: None,
             seeded_default: false,
             precision: Precision::F32,
+            bf16_isa: Bf16Isa::default(),
         }
     }
 
@@ -181,6 +185,21 @@ impl Compiler {
     pub fn precision(mut self, precision: Precision) -> Self {
         self.precision = precision;
         self
+    }
+
+    /// The instructions of the bf16 matrix products (default [`Bf16Isa::Avx512Bf16`]); ignored in
+    /// f32.
+    pub fn bf16_isa(mut self, isa: Bf16Isa) -> Self {
+        self.bf16_isa = isa;
+        self
+    }
+
+    /// The precision and instruction set the matrix products compile to.
+    pub fn target(&self) -> variants::Target {
+        variants::Target {
+            precision: self.precision,
+            bf16_isa: self.bf16_isa,
+        }
     }
 
     /// Loads the model into the IR, before any pass.
@@ -233,8 +252,10 @@ impl Compiler {
             Some(ir::Op::Softmax)
         );
         passes::optimize(&mut g);
-        if self.precision == Precision::Bf16 {
-            passes::fuse_se_scale_into_pointwise(&mut g, pack::PW_BF16_MAX_K);
+        // Variants that scale their inputs on the fly take squeeze-excite gates.
+        let gemm = variants::gemm_variant(self.target(), 0);
+        if gemm.input_scale {
+            passes::fuse_se_scale_into_pointwise(&mut g, gemm.max_k);
         }
         let plan = plan::plan(&g)?;
         let num_classes = g.values[g.output].numel();
@@ -250,7 +271,7 @@ impl Compiler {
             macs,
             output_is_probabilities: probabilities,
             seeded_default: self.seeded_default,
-            precision: self.precision,
+            target: self.target(),
         };
         let emitted = emit::emit(&g, &plan, &info)?;
         Ok((emitted, num_classes, plan.workspace_len * 4))

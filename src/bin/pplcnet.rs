@@ -854,9 +854,18 @@ fn info() -> io::Result<ExitCode> {
     )?;
     let precision = match m.precision {
         pplcnet::Precision::F32 => "f32",
-        pplcnet::Precision::Bf16 => "bf16 pointwise convs (f32 sums), f32 elsewhere",
+        pplcnet::Precision::Bf16 => "bf16 matrix products (f32 sums), f32 elsewhere",
     };
     writeln!(out, "precision:        {precision}")?;
+    if m.layers.iter().any(|l| l.variant.ends_with("_amx")) {
+        use pplcnet::kernels::amx;
+        writeln!(
+            out,
+            "AMX tiles:        {} -> run on {:?}",
+            amx::support(),
+            amx::backend()
+        )?;
+    }
     let kind = match m.output {
         pplcnet::OutputKind::Probabilities => "probabilities (the graph ends in softmax)",
         pplcnet::OutputKind::Logits => "logits (no softmax in the graph)",
@@ -908,7 +917,7 @@ fn info() -> io::Result<ExitCode> {
         m.layers.len()
     )?;
     for l in m.layers {
-        writeln!(out, "  {l}")?;
+        writeln!(out, "  {l}  [{}]", l.variant)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

@@ -82,3 +82,5 @@ pub mod synthetic {
     use super::Synthetic;
     include!(concat!(env!("OUT_DIR"), "/synthetic.rs"));
 }
+
+pub mod bf16_bound;

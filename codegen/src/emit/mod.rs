@@ -7,13 +7,18 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 mod chains;
+mod gemm;
+mod prefetch;
 
 use crate::band;
 use crate::error::{Error, Result};
 use crate::ir::{Activation, Graph, Node, Op};
 use crate::pack::{self, Blob, Segment};
 use crate::plan::{self, Plan};
+use crate::variants::Target;
 use chains::{chain_name, chain_overrides, emit_chain, find_chains, BandCall, BandKind};
+use gemm::PwCall;
+use prefetch::prefetch_ahead;
 
 /// What the generated module is told about the model.
 pub struct ModuleInfo<'a> {
@@ -27,7 +32,8 @@ pub struct ModuleInfo<'a> {
     pub macs: usize,
     pub output_is_probabilities: bool,
     pub seeded_default: bool,
-    pub precision: crate::Precision,
+    /// The precision and instruction set of the matrix products.
+    pub target: Target,
 }
 
 /// The generated source and weights.
@@ -50,7 +56,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let mut par_calls = Vec::new();
     let mut layers = Vec::new();
     let mut layer_infos = Vec::new();
-    let mut lowered_layers = lower_all(g, plan, &mut blob, info.precision)?;
+    let mut lowered_layers = lower_all(g, plan, &mut blob, info.target)?;
     prefetch_ahead(g, &mut lowered_layers);
     // The serial path runs banded chains; its plan then differs from the parallel path's (the
     // chains' values live in windows), and its layers are lowered again under it.
@@ -61,7 +67,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     } else {
         banded_plan = plan::plan_with(g, &chain_overrides(&lowered_layers, &chains))?;
         let mut same_blob = Blob::default();
-        let mut relowered = lower_all(g, &banded_plan, &mut same_blob, info.precision)?;
+        let mut relowered = lower_all(g, &banded_plan, &mut same_blob, info.target)?;
         let bits = |b: &Blob| b.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert!(bits(&same_blob) == bits(&blob), "lowering is deterministic");
         prefetch_ahead(g, &mut relowered);
@@ -81,6 +87,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     // Without chains both paths share one plan, so a layer that is not split over the team runs
     // the serial path's function in the parallel path too.
     let same_plan = serial_layers.is_none();
+    let mut used = std::collections::BTreeSet::new();
     for (li, (i, node, lowered, _)) in lowered_layers.into_iter().enumerate() {
         let fname = format_ident!("layer_{:03}_{}", i, lowered.kernel);
         let doc = format!(" `{}`: {}", node.name, lowered.summary);
@@ -147,8 +154,10 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             }
             None => par_calls.push(quote!(#fname(#input_arg ws, w); after_layer(#idx);)),
         }
-        let (kernel, summary, macs) = (
+        used.insert(lowered.variant.clone());
+        let (kernel, variant, summary, macs) = (
             lowered.kernel,
+            lowered.variant.clone(),
             lowered.summary.clone(),
             g.node_macs(node) as u64,
         );
@@ -160,10 +169,11 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
             None => quote!(None),
         };
         layer_infos
-            .push(quote!(#rt::LayerInfo { kernel: #kernel, summary: #summary, macs: #macs, chain: #chain }));
+            .push(quote!(#rt::LayerInfo { kernel: #kernel, variant: #variant, summary: #summary, macs: #macs, chain: #chain }));
         layers.push(format!("{:<14} {}", lowered.kernel, lowered.summary));
     }
     let ws_len = plan.workspace_len.max(serial_plan.workspace_len).max(16);
+    let layout_checks = layout_checks(&used);
 
     let in_shape = g.shape(g.input);
     let (h, w) = (in_shape[2], in_shape[3]);
@@ -186,7 +196,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let weight_bytes = weights.len();
     let ws_bytes = ws_len * 4;
     let name = &g.name;
-    let precision = match info.precision {
+    let precision = match info.target.precision {
         crate::Precision::F32 => quote!(F32),
         crate::Precision::Bf16 => quote!(Bf16),
     };
@@ -208,6 +218,9 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let tokens = quote! {
         #[allow(unused_imports)]
         use #rt::kernels as k;
+
+        // The layouts the weights were packed for, as the kernels define them.
+        const _: () = { #layout_checks };
 
         /// Image height the model takes.
         pub const INPUT_HEIGHT: usize = #h;
@@ -330,8 +343,29 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     })
 }
 
-struct Lowered {
+/// Build-time assertions that the kernels of the variants in `used` (and the stem's) agree with
+/// the layout constants their weights were packed with (`variants::GemmVariant::layout`).
+fn layout_checks(used: &std::collections::BTreeSet<String>) -> TokenStream {
+    let mut pairs: Vec<(&str, usize)> = crate::variants::GEMM_VARIANTS
+        .iter()
+        .filter(|v| used.contains(v.name))
+        .flat_map(|v| v.layout.iter().copied())
+        .collect();
+    if used.iter().any(|v| v.starts_with("conv_u8")) {
+        pairs.push(("conv_u8::CO_BLOCK", pack::STEM_CO_BLOCK));
+    }
+    let checks = pairs.into_iter().map(|(path, value)| {
+        let p: TokenStream = path.parse().expect("a path");
+        let msg = format!("kernels::{path} is not {value}, the value the weights were packed for");
+        quote!(assert!(k::#p == #value, #msg);)
+    });
+    quote!(#(#checks)*)
+}
+
+pub(super) struct Lowered {
     kernel: &'static str,
+    /// The kernel variant (`op_precision_tile_isa`, see [`crate::variants`]).
+    variant: String,
     summary: String,
     body: TokenStream,
     /// The same layer cut into parts over `team: &dyn k::par::Team` (bit-identical), for the
@@ -348,7 +382,7 @@ struct Lowered {
 
 impl Lowered {
     /// A layer that reads no pixels, hosts no prefetch and joins no banded chain.
-    fn plain(
+    pub(super) fn plain(
         kernel: &'static str,
         summary: String,
         body: TokenStream,
@@ -356,6 +390,7 @@ impl Lowered {
     ) -> Self {
         Lowered {
             kernel,
+            variant: format!("{kernel}_f32_wide"),
             summary,
             body,
             par_body,
@@ -367,149 +402,15 @@ impl Lowered {
     }
 }
 
-/// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
-struct PwCall {
-    split: TokenStream,
-    m: usize,
-    cin: usize,
-    cout: usize,
-    /// Row stride of the output (more than `cout` when the plan pads it).
-    ds: usize,
-    s0: Ident,
-    wseg: TokenStream,
-    bseg: TokenStream,
-    act: TokenStream,
-    residual: TokenStream,
-    /// `kernels::pwconv_bf16` instead of `kernels::pwconv` (such calls host no prefetch: it has no
-    /// `_ahead` entries).
-    bf16: bool,
-    /// The per-input-channel scale argument of `pwconv_bf16` (`None` or a squeeze-excite gate).
-    scale: TokenStream,
-}
-
-impl PwCall {
-    /// The serial and the parallel body, prefetching the weights `ahead` (blob offsets) if given.
-    fn bodies(&self, ahead: Option<std::ops::Range<usize>>) -> (TokenStream, TokenStream) {
-        let PwCall {
-            split,
-            m,
-            cin,
-            cout,
-            ds,
-            s0,
-            wseg,
-            bseg,
-            act,
-            residual,
-            bf16,
-            scale,
-        } = self;
-        let name = |f: &str| {
-            if *bf16 {
-                format_ident!("{}", f.replacen("pwconv", "pwconv_bf16", 1))
-            } else {
-                format_ident!("{f}")
-            }
-        };
-        let module = name("pwconv");
-        let (f, f_par) = match &ahead {
-            None => (name("pwconv"), name("pwconv_par")),
-            Some(_) => (name("pwconv_ahead"), name("pwconv_par_ahead")),
-        };
-        let ahead = ahead.map(|r| {
-            let (a0, a1) = (r.start, r.end);
-            quote!(, &w[#a0..#a1])
-        });
-        let scale = bf16.then(|| quote!(#scale,));
-        (
-            quote! {
-                #split
-                k::#module::#f::<#m, #cin, #cout, #ds>(#s0, #scale #wseg, #bseg, #act, #residual, dst #ahead);
-            },
-            quote! {
-                #split
-                k::#module::#f_par::<#m, #cin, #cout, #ds>(team, #s0, #scale #wseg, #bseg, #act, #residual, dst #ahead);
-            },
-        )
-    }
-}
-
-/// Multiply-adds of a host per byte it prefetches: low enough that the prefetches keep up, high
-/// enough that they do not crowd out the host's own memory traffic (measured on Zen 4).
-const PREFETCH_MACS_PER_BYTE: u64 = 10;
-
-/// Arranges for the weights of every layer to be prefetched by the compute-bound pointwise convs
-/// ("hosts") before it, so they come from L2 / L3 instead of DRAM when it runs (the weights are
-/// read once per image and, all together, do not stay in the caches from one image to the next).
-/// The blob is in execution order; from its end backwards, each layer's weights go to the nearest
-/// earlier hosts with capacity left (`PREFETCH_MACS_PER_BYTE` multiply-adds per byte), so each host
-/// prefetches one contiguous range, as late as its capacity allows.
-fn prefetch_ahead(g: &Graph, layers: &mut [(usize, &Node, Lowered, std::ops::Range<usize>)]) {
-    let mut left: Vec<u64> = layers
-        .iter()
-        .map(|l| {
-            if l.2.host.is_some() {
-                g.node_macs(l.1) as u64 / PREFETCH_MACS_PER_BYTE
-            } else {
-                0
-            }
-        })
-        .collect();
-    // Per host: the blob range it prefetches and the layers it serves.
-    let mut ranges: Vec<Option<(std::ops::Range<usize>, usize, usize)>> = vec![None; layers.len()];
-    let mut h = layers.len();
-    for j in (0..layers.len()).rev() {
-        let w = layers[j].3.clone();
-        let mut end = w.end;
-        h = h.min(j);
-        while end > w.start {
-            // The nearest host before `j` with capacity left (hosts only fill up from the back).
-            while h > 0 && left[h - 1] == 0 {
-                h -= 1;
-            }
-            if h == 0 {
-                break;
-            }
-            let host = h - 1;
-            let take = ((end - w.start) as u64).min(left[host] / 4) as usize;
-            if take == 0 {
-                left[host] = 0;
-                continue;
-            }
-            let start = end - take;
-            let r = ranges[host].get_or_insert((start..end, j, j));
-            r.0.start = r.0.start.min(start);
-            r.1 = r.1.min(j);
-            left[host] -= take as u64 * 4;
-            end = start;
-        }
-    }
-    for (host, r) in ranges.into_iter().enumerate() {
-        let Some((range, first, last)) = r else {
-            continue;
-        };
-        let l = &mut layers[host].2;
-        let (body, par_body) = l.host.as_ref().expect("a host").bodies(Some(range.clone()));
-        l.ahead = Some(range);
-        l.body = body;
-        l.par_body = Some(par_body);
-        l.summary += &if first == last {
-            format!(" +prefetch #{first}")
-        } else {
-            format!(" +prefetch #{first}-{last}")
-        };
-    }
-}
-
 /// A lowered layer: its node index, node, lowering and weight range in the blob.
-type LoweredLayer<'g> = (usize, &'g Node, Lowered, std::ops::Range<usize>);
+pub(super) type LoweredLayer<'g> = (usize, &'g Node, Lowered, std::ops::Range<usize>);
 
 /// Lowers every layer of `g` under `plan`, its weights into `blob`.
 fn lower_all<'g>(
     g: &'g Graph,
     plan: &Plan,
     blob: &mut Blob,
-    precision: crate::Precision,
+    target: Target,
 ) -> Result<Vec<LoweredLayer<'g>>> {
     let mut lowered = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
@@ -517,18 +418,18 @@ fn lower_all<'g>(
             continue;
         }
         let start = blob.data.len().div_ceil(16) * 16;
-        let l = lower(g, plan, node, blob, precision)?;
+        let l = lower(g, plan, node, blob, target)?;
         lowered.push((i, node, l, start..blob.data.len()));
     }
     Ok(lowered)
 }
 
-fn seg(s: Segment) -> TokenStream {
+pub(super) fn seg(s: Segment) -> TokenStream {
     let (a, b) = (s.offset, s.offset + s.len);
     quote!(&w[#a..#b])
 }
 
-fn act_tokens(a: Activation) -> TokenStream {
+pub(super) fn act_tokens(a: Activation) -> TokenStream {
     match a {
         Activation::Identity => quote!(k::Identity),
         Activation::Relu => quote!(k::Relu),
@@ -541,7 +442,7 @@ fn act_tokens(a: Activation) -> TokenStream {
     }
 }
 
-fn act_name(a: Activation) -> &'static str {
+pub(super) fn act_name(a: Activation) -> &'static str {
     match a {
         Activation::Identity => "",
         Activation::Relu => " +relu",
@@ -553,7 +454,7 @@ fn act_name(a: Activation) -> &'static str {
 }
 
 /// `let (src.., dst) = k::split(...)` for the node's inputs and output.
-fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>) {
+pub(super) fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>) {
     let (d0, dl) = plan.slots[output].expect("outputs have storage");
     let names: Vec<Ident> = (0..inputs.len())
         .map(|i| format_ident!("src{}", i))
@@ -572,113 +473,10 @@ fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>)
     (split, names)
 }
 
-/// Whether a pointwise conv or fully connected layer with `k` input channels runs in bf16 under
-/// `precision`: all but those wider than the kernel's stack buffer
-/// (`kernels::pwconv_bf16::MAX_K`). The one-pixel ones are bound by streaming their weights, which
-/// bf16 halves.
-pub fn runs_in_bf16(precision: crate::Precision, k: usize) -> bool {
-    precision == crate::Precision::Bf16 && k <= pack::PW_BF16_MAX_K
-}
-
-/// A squeeze-excite's sizes and its operands in the blob, the weights packed by `pack_nk`.
-struct SeOperands {
-    /// Channels, pixels, reduced channels.
-    c: usize,
-    hw: usize,
-    r: usize,
-    w1: TokenStream,
-    b1: TokenStream,
-    w2: TokenStream,
-    b2: TokenStream,
-    a1: TokenStream,
-    a2: TokenStream,
-}
-
-impl SeOperands {
-    /// The serial and parallel bodies: of the whole squeeze-excite (`dst = src * gate`), or with
-    /// `gate_only`, of the gate alone (`dst` = one value per channel) with its two fully connected
-    /// layers in bf16.
-    fn bodies(
-        &self,
-        split: &TokenStream,
-        s0: &Ident,
-        gate_only: bool,
-    ) -> (TokenStream, TokenStream) {
-        let SeOperands {
-            c,
-            hw,
-            r,
-            w1,
-            b1,
-            w2,
-            b2,
-            a1,
-            a2,
-        } = self;
-        if !gate_only {
-            return (
-                quote! {
-                    #split
-                    k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-                },
-                quote! {
-                    #split
-                    k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-                },
-            );
-        }
-        (
-            quote! {
-                #split
-                let mut mean = [0.0f32; #c];
-                k::squeeze_excite::mean::<#hw, #c>(#s0, &mut mean);
-                let mut hidden = [0.0f32; #r];
-                k::pwconv_bf16::pwconv_bf16::<1, #c, #r, #r>(&mean, None, #w1, #b1, #a1, None, &mut hidden);
-                k::pwconv_bf16::pwconv_bf16::<1, #r, #c, #c>(&hidden, None, #w2, #b2, #a2, None, dst);
-            },
-            quote! {
-                #split
-                let mut mean = [0.0f32; #c];
-                k::squeeze_excite::mean_par::<#hw, #c>(team, #s0, &mut mean);
-                let mut hidden = [0.0f32; #r];
-                k::pwconv_bf16::pwconv_bf16_par::<1, #c, #r, #r>(team, &mean, None, #w1, #b1, #a1, None, &mut hidden);
-                k::pwconv_bf16::pwconv_bf16_par::<1, #r, #c, #c>(team, &hidden, None, #w2, #b2, #a2, None, dst);
-            },
-        )
-    }
-}
-
-fn se_operands(
-    se: &crate::ir::SqueezeExcite,
-    in_shape: &[usize],
-    blob: &mut Blob,
-    pack_nk: fn(usize, usize, &[f32]) -> Vec<f32>,
-) -> SeOperands {
-    let (c, hw, r) = (in_shape[1], in_shape[2] * in_shape[3], se.w1.shape[0]);
-    SeOperands {
-        c,
-        hw,
-        r,
-        w1: seg(blob.push(&pack_nk(r, c, &se.w1.data))),
-        b1: seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR))),
-        w2: seg(blob.push(&pack_nk(c, r, &se.w2.data))),
-        b2: seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR))),
-        a1: act_tokens(se.act),
-        a2: act_tokens(se.gate),
-    }
-}
-
-fn lower(
-    g: &Graph,
-    plan: &Plan,
-    node: &Node,
-    blob: &mut Blob,
-    precision: crate::Precision,
-) -> Result<Lowered> {
+fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, target: Target) -> Result<Lowered> {
     let unsupported = |why: String| Error::node(&g.source, &node.name, node.op.kind(), why);
     let in_shape = |i: usize| g.shape(node.inputs[i]).to_vec();
     let out_shape = g.shape(node.output).to_vec();
-    let usize_lit = |x: usize| x;
     match &node.op {
         Op::Conv(c) => {
             let s = in_shape(0);
@@ -716,6 +514,7 @@ fn lower(
                 };
                 return Ok(Lowered {
                     kernel: "conv_u8",
+                    variant: "conv_u8_f32_16c_wide".into(),
                     summary: format!(
                         "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
                         act_name(c.act)
@@ -758,6 +557,7 @@ fn lower(
                 };
                 return Ok(Lowered {
                     kernel: "dwconv",
+                    variant: "dwconv_f32_16c_wide".into(),
                     summary: format!(
                         "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
                         act_name(c.act)
@@ -778,73 +578,7 @@ fn lower(
                 });
             }
             if c.is_pointwise() {
-                let m = usize_lit(ih * iw);
-                let bf16 = runs_in_bf16(precision, cin);
-                let wseg = seg(blob.push(&if bf16 {
-                    pack::pointwise_bf16(&c.weight)
-                } else {
-                    pack::pointwise(&c.weight)
-                }));
-                let bseg = seg(blob.push(&pack::bias_padded(c.bias.as_deref(), cout, pack::PW_NR)));
-                let (split, src) = io(plan, &node.inputs, node.output);
-                let s0 = &src[0];
-                // Inputs: the pixels, the residual if any, the scale (a gate) if any.
-                let some = |v: Option<&Ident>| match v {
-                    Some(v) => quote!(Some(#v)),
-                    None => quote!(None),
-                };
-                let residual = some(c.residual.then(|| &src[1]));
-                if c.input_scale && !bf16 {
-                    return Err(unsupported(
-                        "an input-scaled pointwise conv runs only in bf16".into(),
-                    ));
-                }
-                let scale = some(c.input_scale.then(|| src.last()).flatten());
-                let ds = plan.pixel_stride[node.output].unwrap_or(cout);
-                let call = PwCall {
-                    split,
-                    m,
-                    cin,
-                    cout,
-                    ds,
-                    s0: s0.clone(),
-                    wseg,
-                    bseg,
-                    act,
-                    residual,
-                    bf16,
-                    scale,
-                };
-                let (body, par_body) = call.bodies(None);
-                let band = (m > 1 && !bf16 && !c.residual && !c.input_scale).then(|| BandCall {
-                    rows: band::Rows::pointwise(ih),
-                    width: ow,
-                    out_row: ow * ds,
-                    kind: BandKind::Pointwise,
-                    generics: quote!(<#m, #cin, #cout, #ds>),
-                    args: {
-                        let (w, b, a) = (&call.wseg, &call.bseg, &call.act);
-                        quote!(#w, #b, #a)
-                    },
-                });
-                return Ok(Lowered {
-                    kernel: if bf16 { "pwconv_bf16" } else { "pwconv" },
-                    summary: format!(
-                        "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout}{}{}{}{}",
-                        if c.input_scale { " x gate" } else { "" },
-                        act_name(c.act),
-                        if c.residual { " +residual" } else { "" },
-                        if bf16 { " bf16" } else { "" }
-                    ),
-                    body,
-                    par_body: Some(par_body),
-                    reads_pixels: false,
-                    // bf16 layers host no prefetch: measured slower (6.85 -> 7.1 ms; they run twice
-                    // as fast, so the same weights would need twice the prefetch rate).
-                    host: (m > 1 && !bf16).then_some(call),
-                    band,
-                    ahead: None,
-                });
+                return gemm::lower_pointwise(g, plan, node, c, blob, target);
             }
             Err(unsupported(format!(
                 "no kernel for a {kh}x{kw} conv with {} groups, stride {sh}x{sw} on {cin} channels \
@@ -852,37 +586,8 @@ fn lower(
                 c.groups
             )))
         }
-        Op::SqueezeExcite(se) => {
-            let s = in_shape(0);
-            let ops = se_operands(se, &s, blob, pack::panels_from_nk);
-            let (split, src) = io(plan, &node.inputs, node.output);
-            let (body, par_body) = ops.bodies(&split, &src[0], false);
-            Ok(Lowered::plain(
-                "squeeze_excite",
-                format!("{}x{}x{} via {}", s[2], s[3], ops.c, ops.r),
-                body,
-                Some(par_body),
-            ))
-        }
-        Op::SqueezeGate(se) => {
-            // Only made for bf16 builds (`passes::fuse_se_scale_into_pointwise`): the mean, then
-            // both fully connected layers in bf16 (half the weight bytes of f32).
-            let s = in_shape(0);
-            if !(runs_in_bf16(precision, s[1]) && runs_in_bf16(precision, se.w1.shape[0])) {
-                return Err(unsupported(
-                    "a squeeze-excite gate alone runs only in bf16".into(),
-                ));
-            }
-            let ops = se_operands(se, &s, blob, pack::bf16_panels_from_nk);
-            let (split, src) = io(plan, &node.inputs, node.output);
-            let (body, par_body) = ops.bodies(&split, &src[0], true);
-            Ok(Lowered::plain(
-                "squeeze_gate",
-                format!("{}x{}x{} via {} bf16", s[2], s[3], ops.c, ops.r),
-                body,
-                Some(par_body),
-            ))
-        }
+        Op::SqueezeExcite(se) => Ok(gemm::lower_squeeze_excite(g, plan, node, se, blob)),
+        Op::SqueezeGate(se) => gemm::lower_squeeze_gate(g, plan, node, se, blob, target),
         Op::GlobalAvgPool => {
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);
@@ -895,36 +600,15 @@ fn lower(
                 None,
             ))
         }
-        Op::MatMul { weight, bias, act } => {
-            let (kk, n) = (weight.shape[0], weight.shape[1]);
-            // A matrix-vector product is the pointwise GEMM with one pixel: same packed panels,
-            // streamed once.
-            let bf16 = runs_in_bf16(precision, kk);
-            let wseg = seg(blob.push(&if bf16 {
-                pack::bf16_panels_from_kn(kk, n, &weight.data)
-            } else {
-                pack::panels_from_kn(kk, n, &weight.data)
-            }));
-            let module = format_ident!("{}", if bf16 { "pwconv_bf16" } else { "pwconv" });
-            let f_par = format_ident!("{module}_par");
-            let scale = bf16.then(|| quote!(None,));
-            let bseg = seg(blob.push(&pack::bias_padded(bias.as_deref(), n, pack::PW_NR)));
-            let a = act_tokens(*act);
-            let (split, src) = io(plan, &node.inputs, node.output);
-            let s0 = &src[0];
-            Ok(Lowered::plain(
-                "fully_connected",
-                format!(
-                    "{kk} -> {n}{}{}",
-                    act_name(*act),
-                    if bf16 { " bf16" } else { "" }
-                ),
-                quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
-                Some(quote! {
-                    #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #scale #wseg, #bseg, #a, None, dst);
-                }),
-            ))
-        }
+        Op::MatMul { weight, bias, act } => Ok(gemm::lower_matmul(
+            plan,
+            node,
+            weight,
+            bias.as_deref(),
+            *act,
+            blob,
+            target,
+        )),
         Op::Softmax => {
             let n = out_shape.iter().product::<usize>();
             let (split, src) = io(plan, &node.inputs, node.output);

@@ -128,32 +128,68 @@ static SUPPORT: AtomicU8 = AtomicU8::new(0);
 static SUPPORT_ERRNO: AtomicI32 = AtomicI32::new(0);
 /// 0: automatic, 1 + [`Backend`] index when forced.
 static FORCED: AtomicU8 = AtomicU8::new(0);
+/// 0: probe the machine, else a [`Support`] code that [`support`] reports instead (tests).
+static PRETEND: AtomicU8 = AtomicU8::new(0);
+static PRETEND_ERRNO: AtomicI32 = AtomicI32::new(0);
+
+fn support_code(s: Support) -> (u8, i32) {
+    match s {
+        Support::Available => (1, 0),
+        Support::NotX86Linux => (2, 0),
+        Support::NoCpuSupport => (3, 0),
+        Support::NoOsSupport => (4, 0),
+        Support::PermissionRefused(e) => (5, e),
+    }
+}
+
+/// Makes [`support`] report `s` instead of what the machine answered (`None`: the machine's answer
+/// again), to test on any machine what a binary does where AMX is missing or refused. Pretending
+/// `Available` where the machine has no AMX is refused (the hardware path would fault).
+#[doc(hidden)]
+pub fn pretend_support(s: Option<Support>) -> Result<(), Support> {
+    let code = match s {
+        None => 0,
+        Some(Support::Available) if probed() != Support::Available => return Err(probed()),
+        Some(s) => {
+            let (code, errno) = support_code(s);
+            PRETEND_ERRNO.store(errno, Ordering::Relaxed);
+            code
+        }
+    };
+    PRETEND.store(code, Ordering::Relaxed);
+    Ok(())
+}
 
 /// Probes AMX once per process (CPUID, XCR0, then asks Linux for the tile state) and caches the
 /// answer; later calls are one atomic load.
 pub fn support() -> Support {
+    match PRETEND.load(Ordering::Relaxed) {
+        0 => probed(),
+        c => decode(c, PRETEND_ERRNO.load(Ordering::Relaxed)),
+    }
+}
+
+/// What the machine answered.
+fn probed() -> Support {
     let code = match SUPPORT.load(Ordering::Acquire) {
         0 => {
-            let s = probe();
-            let (code, errno) = match s {
-                Support::Available => (1, 0),
-                Support::NotX86Linux => (2, 0),
-                Support::NoCpuSupport => (3, 0),
-                Support::NoOsSupport => (4, 0),
-                Support::PermissionRefused(e) => (5, e),
-            };
+            let (code, errno) = support_code(probe());
             SUPPORT_ERRNO.store(errno, Ordering::Relaxed);
             SUPPORT.store(code, Ordering::Release);
             code
         }
         c => c,
     };
+    decode(code, SUPPORT_ERRNO.load(Ordering::Relaxed))
+}
+
+fn decode(code: u8, errno: i32) -> Support {
     match code {
         1 => Support::Available,
         2 => Support::NotX86Linux,
         3 => Support::NoCpuSupport,
         4 => Support::NoOsSupport,
-        _ => Support::PermissionRefused(SUPPORT_ERRNO.load(Ordering::Relaxed)),
+        _ => Support::PermissionRefused(errno),
     }
 }
 
