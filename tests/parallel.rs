@@ -1,8 +1,6 @@
 //! `pplcnet::Parallel`: bit-identical to `classify_with` for every reference input and thread count,
 //! no heap allocation per call once the pool exists, and a pool of one thread (no workers).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 mod common;
@@ -10,39 +8,11 @@ mod common;
 use common::reference_inputs as inputs;
 use pplcnet::{Parallel, Workspace, NUM_CLASSES};
 
-/// Counts every allocation in the process (all threads).
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: forwards to the system allocator unchanged; the counter has no effect on the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `alloc`.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `alloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// The tests of this file run one at a time, so the allocation count sees only one of them.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -123,10 +93,10 @@ fn repeated_calls_reuse_the_pool_without_allocating() {
     let mut ws = Workspace::new_boxed();
     let want = pplcnet::classify_with(&input, &mut ws);
     for threads in [2, 3] {
-        let before = ALLOCATIONS.load(Ordering::SeqCst);
+        let before = counting::total();
         let pool = Parallel::new(threads);
         assert!(
-            ALLOCATIONS.load(Ordering::SeqCst) > before,
+            counting::total() > before,
             "the counter sees the pool's own allocations"
         );
         // Warm-up: the first calls may touch lazily initialized runtime state.
@@ -137,12 +107,12 @@ fn repeated_calls_reuse_the_pool_without_allocating() {
         // (another thread starting) would not repeat.
         let mut counts = Vec::with_capacity(3);
         for _ in 0..3 {
-            let before = ALLOCATIONS.load(Ordering::SeqCst);
+            let before = counting::total();
             let mut last = [0.0; NUM_CLASSES];
             for _ in 0..20 {
                 last = pool.classify(&input, &mut ws);
             }
-            counts.push(ALLOCATIONS.load(Ordering::SeqCst) - before);
+            counts.push(counting::total() - before);
             assert_bit_identical(&format!("{threads} threads, repeated"), &last, &want);
             if counts.last() == Some(&0) {
                 break;

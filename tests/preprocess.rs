@@ -6,8 +6,6 @@
 //! libjpeg-turbo, so they carry a measured tolerance.
 #![cfg(feature = "image")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
@@ -17,37 +15,13 @@ use pplcnet::preprocess::{
 };
 
 // ---- per-thread allocation accounting, to show that refusing a decompression bomb is cheap ----
-struct Counting;
-thread_local! {
-    static CUR: Cell<usize> = const { Cell::new(0) };
-    static PEAK: Cell<usize> = const { Cell::new(0) };
-}
-// SAFETY: both methods forward to `System` unchanged; the bookkeeping neither allocates nor unwinds.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let _ = CUR.try_with(|c| {
-            let v = c.get() + l.size();
-            c.set(v);
-            let _ = PEAK.try_with(|p| p.set(p.get().max(v)));
-        });
-        // SAFETY: the caller's contract, passed through.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        let _ = CUR.try_with(|c| c.set(c.get().saturating_sub(l.size())));
-        // SAFETY: as above.
-        unsafe { System.dealloc(p, l) }
-    }
-}
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting.rs"]
+mod counting;
 
-fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    let base = CUR.with(|c| c.get());
-    PEAK.with(|p| p.set(base));
-    let r = f();
-    (r, PEAK.with(|p| p.get()) - base)
-}
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+use counting::peak_during;
 
 // ---- helpers ----
 

@@ -2,51 +2,15 @@
 //! get bit-identical results to a single-threaded run (each thread has its own workspace; nothing is
 //! shared but the weights), and no thread allocates after its first call (no growth under load).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
 mod common;
 
 const ITERATIONS: usize = 1000;
 
-/// `System`, counting each thread's allocations in a thread-local counter.
-struct Counting;
-
-thread_local! {
-    /// Allocations made by this thread (const-initialized: reading it never allocates).
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn note() {
-    // `try_with`: the counter may already be gone while a thread shuts down.
-    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` unchanged; `note` neither allocates nor unwinds.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract, passed through.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|x| x.to_bits()).collect()
@@ -79,7 +43,7 @@ fn concurrent_classify_is_bit_identical_and_allocation_free() {
             s.spawn(move || {
                 // The first call makes this thread's workspace; none after it may allocate.
                 let _ = pplcnet::classify(&inputs[0]);
-                let before = ALLOCATIONS.with(Cell::get);
+                let before = counting::on_this_thread();
                 let mut mismatch = None;
                 for k in 0..ITERATIONS {
                     // Every thread walks the inputs in its own order: at any moment threads run
@@ -91,7 +55,7 @@ fn concurrent_classify_is_bit_identical_and_allocation_free() {
                         mismatch = Some((k, i));
                     }
                 }
-                let after = ALLOCATIONS.with(Cell::get);
+                let after = counting::on_this_thread();
                 assert_eq!(
                     mismatch, None,
                     "thread {t}: (iteration, input) differs from the single-threaded run"

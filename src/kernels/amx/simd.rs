@@ -5,7 +5,9 @@
 //! same order (k ascending, the even element of each pair first); bf16 denormal inputs and f32
 //! denormal results are flushed the same way.
 
-use super::{bf16_daz, ftz, Config, Tiles, MAX_ROWS, MAX_ROW_BYTES, TILES};
+use wide::u32x16;
+
+use super::{Config, Tiles, MAX_ROWS, MAX_ROW_BYTES, TILES};
 use crate::kernels::simd::{L, V};
 
 /// `u32` words per tile.
@@ -43,12 +45,47 @@ impl SimdTiles {
     }
 }
 
+/// `x` with denormal lanes flushed to (signed) zero.
+#[inline(always)]
+fn flush(x: V) -> V {
+    let sign = V::from_bits(x.to_bits() & u32x16::splat(0x8000_0000));
+    x.abs().simd_lt(V::splat(f32::MIN_POSITIVE)).select(sign, x)
+}
+
 /// The even (low half) and odd (high half) bf16 of each word of `row` as f32, denormals flushed.
 #[inline(always)]
-fn widen_pairs(row: &[u32; L]) -> (V, V) {
-    let even: [f32; L] = core::array::from_fn(|n| bf16_daz(row[n] as u16));
-    let odd: [f32; L] = core::array::from_fn(|n| bf16_daz((row[n] >> 16) as u16));
-    (V::new(even), V::new(odd))
+fn widen_pairs(row: &[u32]) -> (V, V) {
+    let w = u32x16::new(row[..L].try_into().expect("16 words"));
+    let even = V::from_bits(w << 16);
+    let odd = V::from_bits(w & u32x16::splat(0xffff_0000));
+    (flush(even), flush(odd))
+}
+
+impl SimdTiles {
+    /// `R` rows from `m` of `c += a * b`, with `b`'s rows widened in `bw`; stores `words` columns.
+    #[inline(always)]
+    fn rows<const R: usize>(&mut self, c: usize, a: usize, m: usize, bw: &[(V, V)], words: usize) {
+        let mut ae = [[0.0f32; L]; R];
+        let mut ao = [[0.0f32; L]; R];
+        let mut acc = [V::ZERO; R];
+        for r in 0..R {
+            let (e, o) = widen_pairs(&self.tiles[a][(m + r) * L..(m + r + 1) * L]);
+            (ae[r], ao[r]) = (e.to_array(), o.to_array());
+            let row = &self.tiles[c][(m + r) * L..(m + r + 1) * L];
+            acc[r] = V::from_bits(u32x16::new(row.try_into().expect("a row")));
+        }
+        for (k, &(even, odd)) in bw.iter().enumerate() {
+            for r in 0..R {
+                // Exact products: a fused and an unfused multiply-add round the same.
+                acc[r] = V::splat(ae[r][k]).mul_add(even, acc[r]);
+                acc[r] = V::splat(ao[r][k]).mul_add(odd, acc[r]);
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            let out = flush(*acc).to_bits().to_array();
+            self.tiles[c][(m + r) * L..(m + r) * L + words].copy_from_slice(&out[..words]);
+        }
+    }
 }
 
 impl Tiles for SimdTiles {
@@ -98,22 +135,18 @@ impl Tiles for SimdTiles {
         // B's rows widened once: row k's even and odd elements of every column (zero past N).
         let mut bw = [(V::ZERO, V::ZERO); MAX_ROWS];
         for (k, w) in bw.iter_mut().enumerate().take(k_pairs) {
-            let row: &[u32; L] = self.tiles[b][k * L..(k + 1) * L].try_into().expect("a row");
-            *w = widen_pairs(row);
+            *w = widen_pairs(&self.tiles[b][k * L..(k + 1) * L]);
         }
-        for m in 0..cr {
-            let arow: [u32; L] = self.tiles[a][m * L..(m + 1) * L].try_into().expect("a row");
-            let crow = &mut self.tiles[c][m * L..(m + 1) * L];
-            let mut acc = V::new(core::array::from_fn(|n| f32::from_bits(crow[n])));
-            for (k, &(even, odd)) in bw.iter().enumerate().take(k_pairs) {
-                let a0 = V::splat(bf16_daz(arow[k] as u16));
-                let a1 = V::splat(bf16_daz((arow[k] >> 16) as u16));
-                // Exact products: a fused and an unfused multiply-add round the same.
-                acc = a0.mul_add(even, acc);
-                acc = a1.mul_add(odd, acc);
-            }
-            for (d, v) in crow.iter_mut().zip(acc.as_array()).take(cc / 4) {
-                *d = ftz(*v).to_bits();
+        // Rows in groups of 4: independent accumulator chains, so the FMAs overlap (each row's
+        // own sum stays in the emulation's order).
+        let mut m = 0;
+        while m < cr {
+            if cr - m >= 4 {
+                self.rows::<4>(c, a, m, &bw[..k_pairs], cc / 4);
+                m += 4;
+            } else {
+                self.rows::<1>(c, a, m, &bw[..k_pairs], cc / 4);
+                m += 1;
             }
         }
     }
