@@ -39,40 +39,7 @@ impl Tensor {
     }
 }
 
-/// An elementwise activation.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Activation {
-    /// No activation.
-    Identity,
-    Relu,
-    Sigmoid,
-    /// `max(0, min(1, alpha*x + beta))`
-    HardSigmoid {
-        alpha: f32,
-        beta: f32,
-    },
-    /// `x * max(0, min(1, x/6 + 1/2))`
-    HardSwish,
-    /// `min(max(x, min), max)`
-    Clip {
-        min: f32,
-        max: f32,
-    },
-}
-
-impl Activation {
-    /// Applies the activation to one value (the scalar definition every kernel must match).
-    pub fn apply(self, x: f32) -> f32 {
-        match self {
-            Activation::Identity => x,
-            Activation::Relu => x.max(0.0),
-            Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
-            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
-            Activation::HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-            Activation::Clip { min, max } => x.max(min).min(max),
-        }
-    }
-}
+pub use crate::ops::activation::Activation;
 
 /// A 2-D convolution (NCHW semantics, batch 1), possibly with fused epilogue.
 #[derive(Debug, Clone, PartialEq)]

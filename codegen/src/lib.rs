@@ -22,6 +22,7 @@ pub mod error;
 pub mod interpret;
 pub mod ir;
 pub mod load;
+pub mod ops;
 pub mod pack;
 pub mod passes;
 pub mod plan;

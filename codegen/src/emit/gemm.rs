@@ -7,7 +7,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use super::chains::{BandCall, BandKind};
-use super::{act_name, act_tokens, io, seg, Lowered};
+use super::{io, seg, Lowered};
 use crate::band;
 use crate::error::{Error, Result};
 use crate::ir::{Activation, Conv, Graph, Node, SqueezeExcite, Tensor};
@@ -146,7 +146,7 @@ pub(super) fn lower_pointwise(
         s0: src[0].clone(),
         wseg,
         bseg,
-        act: act_tokens(c.act),
+        act: c.act.tokens(),
         residual,
         variant,
         scale,
@@ -169,7 +169,7 @@ pub(super) fn lower_pointwise(
         summary: format!(
             "{ih}x{iw}x{cin} -> {ih}x{iw}x{cout}{}{}{}{}",
             if c.input_scale { " x gate" } else { "" },
-            act_name(c.act),
+            c.act.summary(),
             if c.residual { " +residual" } else { "" },
             precision_note(variant)
         ),
@@ -202,12 +202,12 @@ pub(super) fn lower_matmul(
     let f_par = format_ident!("{module}_par");
     let scale = variant.input_scale.then(|| quote!(None,));
     let bseg = seg(blob.push(&pack::bias_padded(bias, n, pack::PW_NR)));
-    let a = act_tokens(act);
+    let a = act.tokens();
     let (split, src) = io(plan, &node.inputs, node.output);
     let s0 = &src[0];
     let mut l = Lowered::plain(
         "fully_connected",
-        format!("{kk} -> {n}{}{}", act_name(act), precision_note(variant)),
+        format!("{kk} -> {n}{}{}", act.summary(), precision_note(variant)),
         quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
         Some(quote! {
             #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #scale #wseg, #bseg, #a, None, dst);
@@ -246,8 +246,8 @@ fn se_operands(
         b1: seg(blob.push(&pack::bias_padded(Some(&se.b1), r, pack::PW_NR))),
         w2: push_matrix(blob, v, c, r, &pack::matrix_of_nk(r, &se.w2.data)),
         b2: seg(blob.push(&pack::bias_padded(Some(&se.b2), c, pack::PW_NR))),
-        a1: act_tokens(se.act),
-        a2: act_tokens(se.gate),
+        a1: se.act.tokens(),
+        a2: se.gate.tokens(),
     }
 }
 

@@ -12,7 +12,7 @@ mod prefetch;
 
 use crate::band;
 use crate::error::{Error, Result};
-use crate::ir::{Activation, Graph, Node, Op};
+use crate::ir::{Graph, Node, Op};
 use crate::pack::{self, Blob, Segment};
 use crate::plan::{self, Plan};
 use crate::variants::Target;
@@ -443,30 +443,6 @@ pub(super) fn seg(s: Segment) -> TokenStream {
     quote!(&w[#a..#b])
 }
 
-pub(super) fn act_tokens(a: Activation) -> TokenStream {
-    match a {
-        Activation::Identity => quote!(k::Identity),
-        Activation::Relu => quote!(k::Relu),
-        Activation::Sigmoid => quote!(k::Sigmoid),
-        Activation::HardSwish => quote!(k::HardSwish),
-        Activation::HardSigmoid { alpha, beta } => {
-            quote!(k::HardSigmoid { alpha: #alpha, beta: #beta })
-        }
-        Activation::Clip { min, max } => quote!(k::Clip { min: #min, max: #max }),
-    }
-}
-
-pub(super) fn act_name(a: Activation) -> &'static str {
-    match a {
-        Activation::Identity => "",
-        Activation::Relu => " +relu",
-        Activation::Sigmoid => " +sigmoid",
-        Activation::HardSwish => " +hardswish",
-        Activation::HardSigmoid { .. } => " +hardsigmoid",
-        Activation::Clip { .. } => " +clip",
-    }
-}
-
 /// `let (src.., dst) = k::split(...)` for the node's inputs and output.
 pub(super) fn io(plan: &Plan, inputs: &[usize], output: usize) -> (TokenStream, Vec<Ident>) {
     let (d0, dl) = plan.slots[output].expect("outputs have storage");
@@ -499,7 +475,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, target: Target) -
             let [kh, kw] = c.kernel();
             let [sh, sw] = c.stride;
             let (pt, pl) = (c.pads[0], c.pads[1]);
-            let act = act_tokens(c.act);
+            let act = c.act.tokens();
             if node.inputs[0] == g.input {
                 if c.groups != 1 || c.residual {
                     return Err(unsupported(
@@ -531,7 +507,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, target: Target) -
                     variant: "conv_u8_f32_16c_wide".into(),
                     summary: format!(
                         "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
-                        act_name(c.act)
+                        c.act.summary()
                     ),
                     body,
                     par_body: Some(par_body),
@@ -574,7 +550,7 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, target: Target) -
                     variant: "dwconv_f32_16c_wide".into(),
                     summary: format!(
                         "{ih}x{iw}x{cin} -> {oh}x{ow}x{cout} k{kh}x{kw} s{sh}{}",
-                        act_name(c.act)
+                        c.act.summary()
                     ),
                     body,
                     par_body: Some(par_body),
@@ -636,12 +612,12 @@ fn lower(g: &Graph, plan: &Plan, node: &Node, blob: &mut Blob, target: Target) -
         }
         Op::Act(a) => {
             let n = out_shape.iter().product::<usize>();
-            let at = act_tokens(*a);
+            let at = a.tokens();
             let (split, src) = io(plan, &node.inputs, node.output);
             let s0 = &src[0];
             Ok(Lowered::plain(
                 "activation",
-                format!("{n}{}", act_name(*a)),
+                format!("{n}{}", a.summary()),
                 quote! { #split k::eltwise::activation::<#n>(#s0, #at, dst); },
                 None,
             ))

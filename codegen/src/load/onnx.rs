@@ -10,6 +10,8 @@ use super::builder::{broadcast_shapes, conv_out_dim, reshape_target, Builder, Co
 use super::onnx_proto::{data_type, AttributeProto, ModelProto, NodeProto, TensorProto};
 use crate::error::{Error, Result};
 use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
+use crate::ops::activation;
+use crate::ops::binary::BinaryKind;
 use crate::InputSpec;
 
 /// Parses an ONNX file's bytes into the IR.
@@ -212,6 +214,36 @@ fn tensor_to_const(t: &TensorProto) -> std::result::Result<Const, String> {
         other => Err(format!(
             "data type {other} is not supported (float32, float64, int32, int64 are)"
         )),
+    }
+}
+
+/// An ONNX node's attributes and constant inputs, as [`activation::from_onnx`] reads them.
+struct OnnxAttrs<'a> {
+    ctx: &'a NodeCtx<'a>,
+    b: &'a Builder,
+}
+
+impl activation::Attrs for OnnxAttrs<'_> {
+    fn float(&self, name: &str) -> Result<Option<f32>> {
+        Ok(self.ctx.attr(name).map(|a| a.f))
+    }
+    fn scalar_input(&self, i: usize) -> Result<Option<f32>> {
+        match self.ctx.input_name(i) {
+            None => Ok(None),
+            Some(_) => {
+                let t = self.ctx.konst_f32(self.b, i)?;
+                match t.data.first() {
+                    Some(&v) => Ok(Some(v)),
+                    None => Err(self.ctx.err("empty clip bound")),
+                }
+            }
+        }
+    }
+    fn opset(&self) -> i64 {
+        self.ctx.opset
+    }
+    fn err(&self, why: String) -> Error {
+        self.ctx.err(why)
     }
 }
 
@@ -455,37 +487,9 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             };
             b.push(&name, op, vec![x], &out, shape);
         }
-        "Relu" | "Sigmoid" | "HardSigmoid" | "HardSwish" | "Clip" => {
+        op if activation::ONNX_OPS.contains(&op) => {
             let x = ctx.value(b, 0)?;
-            let act = match node.op_type.as_str() {
-                "Relu" => Activation::Relu,
-                "Sigmoid" => Activation::Sigmoid,
-                "HardSigmoid" => Activation::HardSigmoid {
-                    alpha: ctx.attr_f("alpha", 0.2),
-                    beta: ctx.attr_f("beta", 0.5),
-                },
-                "HardSwish" => Activation::HardSwish,
-                _ => {
-                    let (min, max) = if ctx.opset < 11 {
-                        (ctx.attr_f("min", f32::MIN), ctx.attr_f("max", f32::MAX))
-                    } else {
-                        let bound = |i: usize, d: f32| -> Result<f32> {
-                            match ctx.input_name(i) {
-                                None => Ok(d),
-                                Some(_) => {
-                                    let t = ctx.konst_f32(b, i)?;
-                                    t.data
-                                        .first()
-                                        .copied()
-                                        .ok_or_else(|| ctx.err("empty clip bound"))
-                                }
-                            }
-                        };
-                        (bound(1, f32::MIN)?, bound(2, f32::MAX)?)
-                    };
-                    Activation::Clip { min, max }
-                }
-            };
+            let act = activation::from_onnx(op, &OnnxAttrs { ctx, b })?;
             let shape = b.graph.shape(x).to_vec();
             b.push(&name, Op::Act(act), vec![x], &out, shape);
         }
@@ -639,23 +643,20 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
 }
 
 fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Result<()> {
-    let op = ctx.node.op_type.as_str();
+    let kind =
+        BinaryKind::from_onnx(&ctx.node.op_type).ok_or_else(|| ctx.err("not a binary op"))?;
     let (l, r) = (ctx.sym(b, 0)?, ctx.sym(b, 1)?);
     match (l, r) {
         (Sym::Value(x), Sym::Value(y)) => {
             let (sx, sy) = (b.graph.shape(x).to_vec(), b.graph.shape(y).to_vec());
             let shape = broadcast_shapes(&sx, &sy)
                 .ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
-            let op = match op {
-                "Add" => Op::Add,
-                "Mul" => Op::Mul,
-                _ => return Err(ctx.err(format!("{op} of two computed tensors is not supported"))),
-            };
+            let op = kind.of_values().map_err(|e| ctx.err(e))?;
             b.push(name, op, vec![x, y], out, shape);
         }
         (Sym::Value(x), Sym::Const(c)) | (Sym::Const(c), Sym::Value(x)) => {
             let const_first = matches!(ctx.sym(b, 0)?, Sym::Const(_));
-            let mut t = c.to_f32();
+            let t = c.to_f32();
             let sx = b.graph.shape(x).to_vec();
             let shape = broadcast_shapes(&sx, &t.shape).ok_or_else(|| {
                 ctx.err(format!("shapes {sx:?} and {:?} do not broadcast", t.shape))
@@ -666,28 +667,7 @@ fn convert_binary(b: &mut Builder, ctx: &NodeCtx, name: &str, out: &str) -> Resu
                     t.shape
                 )));
             }
-            let op = match (op, const_first) {
-                ("Add", _) => Op::AddConst(t),
-                ("Mul", _) => Op::MulConst(t),
-                ("Sub", false) => {
-                    t.data.iter_mut().for_each(|v| *v = -*v);
-                    Op::AddConst(t)
-                }
-                ("Div", false) => {
-                    // x / c becomes x * (1/c): exact for powers of two, within one rounding otherwise
-                    // (torch exports write hard-sigmoid as `clip(x + 3, 0, 6) / 6`).
-                    if let Some(v) = t.data.iter().find(|v| !v.is_normal()) {
-                        return Err(ctx.err(format!("division by the constant {v}")));
-                    }
-                    t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
-                    Op::MulConst(t)
-                }
-                _ => {
-                    return Err(ctx.err(format!(
-                        "{op} with a constant first operand is not supported"
-                    )))
-                }
-            };
+            let op = kind.with_constant(const_first, t).map_err(|e| ctx.err(e))?;
             b.push(name, op, vec![x], out, sx);
         }
         (Sym::Const(_), Sym::Const(_)) => unreachable!("folded by fold_constant"),

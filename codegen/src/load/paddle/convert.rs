@@ -12,6 +12,8 @@ use super::{Attr, ModelFiles, PaddleOp, Program};
 use crate::error::{Error, Result};
 use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
 use crate::load::builder::{broadcast_shapes, conv_out_dim, reshape_target, Builder, Const, Sym};
+use crate::ops::activation;
+use crate::ops::binary::BinaryKind;
 use crate::InputSpec;
 
 /// Builds the IR graph of a parsed program whose parameters have been read.
@@ -72,6 +74,24 @@ fn input_spec(
         spec.width = dims[3] as usize;
     }
     Ok(spec)
+}
+
+/// A Paddle op's attributes, as [`activation::from_paddle`] reads them.
+struct PaddleAttrs<'a>(&'a Ctx<'a>);
+
+impl activation::Attrs for PaddleAttrs<'_> {
+    fn float(&self, name: &str) -> Result<Option<f32>> {
+        Ok(self.0.float(name)?.map(|v| v as f32))
+    }
+    fn scalar_input(&self, _: usize) -> Result<Option<f32>> {
+        Ok(None)
+    }
+    fn opset(&self) -> i64 {
+        0
+    }
+    fn err(&self, why: String) -> Error {
+        self.0.err(why)
+    }
 }
 
 struct Ctx<'a> {
@@ -249,32 +269,10 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
             };
             b.push(&name, op, vec![x], &out, shape);
         }
-        "relu" | "sigmoid" | "relu6" | "hard_sigmoid" | "hard_swish" => {
+        kind if activation::PADDLE_OPS.contains(&kind) => {
             let out = ctx.out("Out")?;
             let x = ctx.value(b, "X")?;
-            let act = match op.kind.as_str() {
-                "relu" => Activation::Relu,
-                "sigmoid" => Activation::Sigmoid,
-                "relu6" => Activation::Clip {
-                    min: 0.0,
-                    max: ctx.float("threshold")?.unwrap_or(6.0) as f32,
-                },
-                "hard_sigmoid" => Activation::HardSigmoid {
-                    alpha: ctx.float("slope")?.unwrap_or(0.2) as f32,
-                    beta: ctx.float("offset")?.unwrap_or(0.5) as f32,
-                },
-                _ => {
-                    let t = ctx.float("threshold")?.unwrap_or(6.0);
-                    let s = ctx.float("scale")?.unwrap_or(6.0);
-                    let o = ctx.float("offset")?.unwrap_or(3.0);
-                    if (t, s, o) != (6.0, 6.0, 3.0) {
-                        return Err(ctx.err(format!(
-                            "hard_swish with threshold {t}, scale {s}, offset {o} is not supported (only 6, 6, 3)"
-                        )));
-                    }
-                    Activation::HardSwish
-                }
-            };
+            let act = activation::from_paddle(kind, &PaddleAttrs(&ctx))?;
             let shape = b.graph.shape(x).to_vec();
             b.push(&name, Op::Act(act), vec![x], &out, shape);
         }
@@ -710,7 +708,7 @@ fn align(rank: usize, y: &[usize], axis: i64) -> Option<Vec<usize>> {
 fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
     let out = ctx.out("Out")?;
     let name = ctx.op.name.clone();
-    let kind = ctx.op.kind.trim_start_matches("elementwise_");
+    let kind = BinaryKind::from_paddle(&ctx.op.kind).ok_or_else(|| ctx.err("not a binary op"))?;
     let axis = ctx.int("axis", -1)?;
     let (l, r) = (ctx.sym(b, "X")?, ctx.sym(b, "Y")?);
     match (l, r) {
@@ -733,13 +731,7 @@ fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
             }
             let shape = broadcast_shapes(&sx, &sy)
                 .ok_or_else(|| ctx.err(format!("shapes {sx:?} and {sy:?} do not broadcast")))?;
-            let op = match kind {
-                "add" => Op::Add,
-                "mul" => Op::Mul,
-                _ => {
-                    return Err(ctx.err(format!("{kind} of two computed tensors is not supported")))
-                }
-            };
+            let op = kind.of_values().map_err(|e| ctx.err(e))?;
             b.push(&name, op, vec![x, y], &out, shape);
         }
         (Sym::Value(x), Sym::Const(c)) | (Sym::Const(c), Sym::Value(x)) => {
@@ -761,32 +753,7 @@ fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
                     t.shape
                 )));
             }
-            let op = match (kind, const_first) {
-                ("add", _) => Op::AddConst(t),
-                ("mul", _) => Op::MulConst(t),
-                ("sub", false) => {
-                    t.data.iter_mut().for_each(|v| *v = -*v);
-                    Op::AddConst(t)
-                }
-                ("div", false) => {
-                    // x / c equals x * (1/c) exactly only for powers of two.
-                    if t.data
-                        .iter()
-                        .any(|&v| !(v.is_normal() && v.to_bits() & 0x007f_ffff == 0))
-                    {
-                        return Err(ctx.err(
-                            "division by a constant that is not a power of two is not supported",
-                        ));
-                    }
-                    t.data.iter_mut().for_each(|v| *v = 1.0 / *v);
-                    Op::MulConst(t)
-                }
-                _ => {
-                    return Err(ctx.err(format!(
-                        "{kind} with a constant first operand is not supported"
-                    )))
-                }
-            };
+            let op = kind.with_constant(const_first, t).map_err(|e| ctx.err(e))?;
             b.push(&name, op, vec![x], &out, sx);
         }
         (Sym::Const(x), Sym::Const(y)) => {
@@ -798,10 +765,10 @@ fn binary(b: &mut Builder, ctx: &Ctx) -> Result<()> {
                 return Err(ctx.err("arithmetic on constants of different shapes is not supported"));
             }
             let f = |a: f32, c: f32| match kind {
-                "add" => a + c,
-                "mul" => a * c,
-                "sub" => a - c,
-                _ => a / c,
+                BinaryKind::Add => a + c,
+                BinaryKind::Mul => a * c,
+                BinaryKind::Sub => a - c,
+                BinaryKind::Div => a / c,
             };
             let data = x
                 .data
