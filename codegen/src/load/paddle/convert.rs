@@ -272,7 +272,7 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
         kind if activation::PADDLE_OPS.contains(&kind) => {
             let out = ctx.out("Out")?;
             let x = ctx.value(b, "X")?;
-            let act = activation::from_paddle(kind, &PaddleAttrs(&ctx))?;
+            let act = activation::from_paddle(kind, &PaddleAttrs(ctx))?;
             let shape = b.graph.shape(x).to_vec();
             b.push(&name, Op::Act(act), vec![x], &out, shape);
         }
