@@ -251,57 +251,21 @@ fn se_operands(
     }
 }
 
-/// A whole squeeze-excite in f32 (`dst = src * gate`), its own fused kernel.
-pub(super) fn lower_squeeze_excite(
-    g: &Graph,
-    plan: &Plan,
-    node: &Node,
-    se: &SqueezeExcite,
-    blob: &mut Blob,
-) -> Lowered {
-    let s = g.shape(node.inputs[0]);
-    let f32 = gemm_variant(Target::default(), 0);
-    let SeOperands {
-        c,
-        hw,
-        r,
-        w1,
-        b1,
-        w2,
-        b2,
-        a1,
-        a2,
-    } = se_operands(se, s, blob, f32);
-    let (split, src) = io(plan, &node.inputs, node.output);
-    let s0 = &src[0];
-    Lowered::plain(
-        "squeeze_excite",
-        format!("{}x{}x{c} via {r}", s[2], s[3]),
-        quote! {
-            #split
-            k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-        },
-        Some(quote! {
-            #split
-            k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
-        }),
-    )
-}
-
-/// A squeeze-excite gate alone (`dst` = one value per channel), made by
+/// A squeeze-excite: with `gate_of = None` the whole of it in f32 (`dst = src * gate`, its own
+/// fused kernel); with `Some(target)` the gate alone (`dst` = one value per channel), made by
 /// `passes::fuse_se_scale_into_pointwise` for variants that take an input scale: the mean, then
-/// both fully connected layers on the bf16 variant (half the weight bytes of f32).
-pub(super) fn lower_squeeze_gate(
+/// both fully connected layers on the target's variant (bf16: half the weight bytes of f32).
+pub(super) fn lower_squeeze(
     g: &Graph,
     plan: &Plan,
     node: &Node,
     se: &SqueezeExcite,
     blob: &mut Blob,
-    target: Target,
+    gate_of: Option<Target>,
 ) -> Result<Lowered> {
     let s = g.shape(node.inputs[0]);
-    let v = gemm_variant(target, s[1].max(se.w1.shape[0]));
-    if !v.input_scale {
+    let v = gemm_variant(gate_of.unwrap_or_default(), s[1].max(se.w1.shape[0]));
+    if gate_of.is_some() && !v.input_scale {
         return Err(Error::node(
             &g.source,
             &node.name,
@@ -322,6 +286,20 @@ pub(super) fn lower_squeeze_gate(
     } = se_operands(se, s, blob, v);
     let (split, src) = io(plan, &node.inputs, node.output);
     let s0 = &src[0];
+    if gate_of.is_none() {
+        return Ok(Lowered::plain(
+            "squeeze_excite",
+            format!("{}x{}x{c} via {r}", s[2], s[3]),
+            quote! {
+                #split
+                k::squeeze_excite::squeeze_excite::<#hw, #c, #r>(#s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+            },
+            Some(quote! {
+                #split
+                k::squeeze_excite::squeeze_excite_par::<#hw, #c, #r>(team, #s0, #w1, #b1, #a1, #w2, #b2, #a2, dst);
+            }),
+        ));
+    }
     let module = format_ident!("{}", v.module);
     let f_par = format_ident!("{module}_par");
     let mut l = Lowered::plain(

@@ -131,8 +131,8 @@ pub(super) fn lower(
                 c.groups
             )))
         }
-        Op::SqueezeExcite(se) => Ok(gemm::lower_squeeze_excite(g, plan, node, se, blob)),
-        Op::SqueezeGate(se) => gemm::lower_squeeze_gate(g, plan, node, se, blob, target),
+        Op::SqueezeExcite(se) => gemm::lower_squeeze(g, plan, node, se, blob, None),
+        Op::SqueezeGate(se) => gemm::lower_squeeze(g, plan, node, se, blob, Some(target)),
         Op::GlobalAvgPool => {
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);
