@@ -23,6 +23,15 @@ fn main() {
     let model = user_model
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join(DEFAULT_MODEL));
+    if seeded_default && !model.exists() {
+        // The crates.io package leaves the 26 MB demo model out (its limit is 10 MB).
+        fail(
+            "no model to embed: set PPLCNET_MODEL to an exported model (an .onnx file, a Paddle \
+             inference directory, or its .tar), e.g. one of PaddleClas's official PP-LCNet / \
+             PP-LCNetV2 inference models listed in PaddleClas's docs/en/models/ImageNet1k \
+             model list (PPLCNetV2_base_infer.tar)",
+        );
+    }
     // The file, or for a Paddle directory the directory and its model and parameter files.
     for input in pplcnet_codegen::load::input_files(&model) {
         println!("cargo:rerun-if-changed={}", input.display());

@@ -2,7 +2,7 @@
 //! the weights, and padded positions read the per-channel value `pad[ci]` instead of 0. Weights are
 //! packed `[KH][KW][CI][COP]` with `COP = CO` rounded up to [`CO_BLOCK`].
 //!
-//! Interior pixels (every tap inside the image) run [`PX`] at a time over two channel blocks, so each
+//! Interior pixels (every tap inside the image) run `PX` at a time over two channel blocks, so each
 //! weight vector is loaded once per group and the accumulator chains are independent; the few
 //! border pixels take the general path with pad values.
 

@@ -1,6 +1,6 @@
 //! Depthwise KHxKW convolution over HWC activations, weights packed as taps `[KH][KW][C]`, bias `[C]`.
 //!
-//! Each output row is cut into equal segments of at most [`seg_max`] pixels (the last may overlap the
+//! Each output row is cut into equal segments of at most `seg_max` pixels (the last may overlap the
 //! one before), computed per 16-channel block with one accumulator per pixel (independent FMA
 //! chains; each weight vector loaded once per segment). Segments whose taps all fall inside the
 //! image run unmasked; the first and last, which touch the left/right padding, are compiled for

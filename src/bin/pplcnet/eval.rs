@@ -41,9 +41,8 @@ pub(super) fn eval(a: EvalArgs) -> io::Result<ExitCode> {
     let threads = a.batch_threads.unwrap_or_else(default_threads);
     let total = entries.len();
     let (mut done, mut top1, mut top5, mut errors) = (0usize, 0usize, 0usize, 0usize);
-    let progress = io::stderr().is_terminal();
+    let bar = progress_bar(total, "{bar:30} {pos}/{len}  {msg}  {per_sec}");
     let start = Instant::now();
-    let mut last_draw = start;
     run_ordered(
         total,
         threads,
@@ -63,32 +62,19 @@ pub(super) fn eval(a: EvalArgs) -> io::Result<ExitCode> {
                 }
                 Err(msg) => {
                     errors += 1;
-                    if progress {
-                        eprint!("\r\x1b[K");
-                    }
-                    eprintln!("pplcnet: {}: {msg}", entries[i].0.display());
+                    bar.suspend(|| eprintln!("pplcnet: {}: {msg}", entries[i].0.display()));
                 }
             }
-            if progress && (last_draw.elapsed() > Duration::from_millis(200) || i + 1 == total) {
-                last_draw = Instant::now();
-                let n = done + errors;
-                let width = 30;
-                let filled = (n * width).checked_div(total).unwrap_or(width);
-                eprint!(
-                    "\r\x1b[K[{}{}] {n}/{total}  top1 {:.4}  top5 {:.4}  {:.1} img/s",
-                    "#".repeat(filled),
-                    " ".repeat(width - filled),
-                    top1 as f64 / done.max(1) as f64,
-                    top5 as f64 / done.max(1) as f64,
-                    n as f64 / start.elapsed().as_secs_f64().max(1e-9)
-                );
-            }
+            bar.set_message(format!(
+                "top1 {:.4}  top5 {:.4}",
+                top1 as f64 / done.max(1) as f64,
+                top5 as f64 / done.max(1) as f64
+            ));
+            bar.inc(1);
             Ok(())
         },
     )?;
-    if progress {
-        eprintln!();
-    }
+    bar.finish_and_clear();
     let secs = start.elapsed().as_secs_f64();
     let acc = |c: usize| {
         if done == 0 {

@@ -144,3 +144,16 @@ pub(super) fn run_ordered<R: Send>(
         Ok(())
     })
 }
+
+/// A progress bar on stderr for `total` items in `template` (indicatif), hidden when stderr is not
+/// a terminal.
+pub(super) fn progress_bar(total: usize, template: &str) -> indicatif::ProgressBar {
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    bar
+}

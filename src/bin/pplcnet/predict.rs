@@ -6,8 +6,10 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
     let cfg = a.resize.config();
     let mut failed = false;
     let mut items = Vec::new();
+    let mut any_dir = false;
     for p in &a.paths {
         if p.is_dir() {
+            any_dir = true;
             let mut found = Vec::new();
             let mut errors = Vec::new();
             walk_images(p, &mut found, &mut errors);
@@ -33,6 +35,12 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     let interactive = io::stdout().is_terminal();
+    // Progress over directories (hidden when stderr is not a terminal).
+    let bar = if any_dir {
+        progress_bar(items.len(), "{bar:30} {pos}/{len}  {per_sec}")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     run_ordered(
         items.len(),
         threads,
@@ -54,21 +62,27 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
         },
         |i, r| {
             match r {
-                Ok(line) => {
+                Ok(line) => bar.suspend(|| -> io::Result<()> {
                     writeln!(out, "{line}")?;
                     if interactive {
                         out.flush()?;
                     }
-                }
+                    Ok(())
+                })?,
                 Err(msg) => {
-                    out.flush()?;
-                    eprintln!("pplcnet: {}: {msg}", items[i].display());
+                    bar.suspend(|| -> io::Result<()> {
+                        out.flush()?;
+                        eprintln!("pplcnet: {}: {msg}", items[i].display());
+                        Ok(())
+                    })?;
                     failed = true;
                 }
             }
+            bar.inc(1);
             Ok(())
         },
     )?;
+    bar.finish_and_clear();
     out.flush()?;
     Ok(if failed {
         ExitCode::FAILURE

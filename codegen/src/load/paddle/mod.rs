@@ -4,9 +4,9 @@
 //! `inference.json` (Paddle 3 PIR) next to `inference.pdiparams`; the model or parameter file itself; or a
 //! `.tar` / `.tar.gz` / `.tgz` of such a directory, read in place.
 //!
-//! Both program formats are first normalized into [`PaddleOp`]s (legacy op names and slot names, typed
-//! attributes), then [`convert`] maps them onto the same [`Builder`](crate::load::builder::Builder) the
-//! ONNX front end uses, so everything after loading is shared.
+//! Both program formats are first normalized into `PaddleOp`s (legacy op names and slot names, typed
+//! attributes), then the `convert` module maps them onto the same builder the ONNX front end uses,
+//! so everything after loading is shared.
 
 mod archive;
 mod convert;
