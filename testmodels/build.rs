@@ -13,7 +13,8 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use pplcnet_codegen::interpret;
-use pplcnet_codegen::ir::{Activation, Graph, Op, Tensor, ValueId};
+use pplcnet_codegen::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
+use pplcnet_codegen::ops::max_pool::MaxPool;
 use pplcnet_codegen::{Bf16Isa, Compiler, InputSpec, Precision};
 
 /// The seeded graph builder, shared with codegen's pass tests.
@@ -488,5 +489,68 @@ fn synthetic_cases() -> Vec<Case> {
         }
         cases.push(case(b, y, &kernels));
     }
+    // PP-OCR's text direction classifier: MaxPool after the stem, and (2, 1) strides in the stem and
+    // in depthwise convs (issue 19). Odd channel counts, windows over the padded border.
+    for (k, st, p, c, h, w) in [
+        ([3, 3], [2, 2], 1, 20, 15, 17),
+        ([2, 2], [2, 2], 0, 16, 8, 12),
+        ([2, 1], [2, 1], 0, 7, 9, 6),
+        ([3, 3], [1, 1], 1, 33, 5, 4),
+    ] {
+        let (mut b, x) = GraphBuilder::new(
+            &format!(
+                "maxpool_k{}x{}s{}x{}p{p}_c{c}_{h}x{w}",
+                k[0], k[1], st[0], st[1]
+            ),
+            h,
+            w,
+            true,
+        );
+        let y = b.conv(x, c, 1, 1, 1);
+        let pool = MaxPool {
+            kernel: k,
+            stride: st,
+            pads: [p; 4],
+        };
+        let shape = pool.out_shape(&b.shape(y)).expect("the window fits");
+        let y = b.push("maxpool", Op::MaxPool(pool), vec![y], shape);
+        cases.push(case(b, y, &["max_pool"]));
+    }
+    for (c, h, w, k) in [(16, 12, 20, 3), (24, 9, 13, 3), (17, 8, 7, 5)] {
+        let (mut b, x) = GraphBuilder::new(&format!("stride2x1_c{c}_{h}x{w}_k{k}"), h, w, true);
+        let y = asymmetric_conv(&mut b, x, c, 3, 1);
+        let y = b.act(y, Activation::HardSwish);
+        let y = asymmetric_conv(&mut b, y, c, k, c);
+        let y = b.act(y, Activation::Relu);
+        cases.push(case(b, y, &["conv_u8", "dwconv"]));
+    }
     cases
+}
+
+/// A `k x k` conv of stride (2, 1) with centred padding (PP-OCR's text classifiers downsample
+/// height only).
+fn asymmetric_conv(
+    b: &mut GraphBuilder,
+    x: ValueId,
+    cout: usize,
+    k: usize,
+    groups: usize,
+) -> ValueId {
+    let s = b.shape(x);
+    let cin = s[1];
+    let weight = b.weights(vec![cout, cin / groups, k, k], cin / groups * k * k);
+    let p = (k - 1) / 2;
+    let shape = vec![1, cout, (s[2] + 2 * p - k) / 2 + 1, s[3] + 2 * p - k + 1];
+    let conv = Conv {
+        weight,
+        bias: Some(vec![0.1; cout]),
+        stride: [2, 1],
+        pads: [p; 4],
+        groups,
+        pad_value: None,
+        act: Activation::Identity,
+        residual: false,
+        input_scale: false,
+    };
+    b.push("conv_2x1", Op::Conv(conv), vec![x], shape)
 }

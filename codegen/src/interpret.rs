@@ -82,6 +82,7 @@ pub fn run(graph: &Graph, pixels: &[u8]) -> Vec<f32> {
             }
             Op::AddConst(t) => broadcast(get(0), out_shape, t, false),
             Op::MulConst(t) => broadcast(get(0), out_shape, t, true),
+            Op::MaxPool(p) => p.eval(get(0), shape(0)),
             Op::GlobalAvgPool => {
                 let s = shape(0);
                 let hw = s[2] * s[3];

@@ -132,6 +132,8 @@ pub enum Op {
     MulConst(Tensor),
     /// Mean over H and W, keeping `[1, C, 1, 1]`.
     GlobalAvgPool,
+    /// Max over windows of H and W.
+    MaxPool(crate::ops::max_pool::MaxPool),
     /// Same data, new shape (flatten, reshape, squeeze): only legal where the memory order is unchanged.
     Reshape,
     /// `y = x W (+ bias)` over the last axis; `weight` is `[in, out]`.
@@ -162,6 +164,7 @@ impl Op {
             Op::AddConst(_) => "AddConst",
             Op::MulConst(_) => "MulConst",
             Op::GlobalAvgPool => "GlobalAvgPool",
+            Op::MaxPool(_) => "MaxPool",
             Op::Reshape => "Reshape",
             Op::MatMul { .. } => "MatMul",
             Op::Softmax => "Softmax",

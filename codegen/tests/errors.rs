@@ -661,3 +661,51 @@ fn structurally_corrupted_models_never_panic() {
         panicked[..panicked.len().min(20)].join("\n")
     );
 }
+
+/// ONNX MaxPool (PP-OCR's text direction classifier) loads with its window, and what it cannot
+/// run is refused by name.
+#[test]
+fn max_pool_loads_and_refuses_what_it_cannot_run() {
+    let with_pool = |extra: Vec<AttributeProto>| {
+        let mut m = tiny_model();
+        let g = m.graph.as_mut().unwrap();
+        let mut attrs = vec![
+            ints("kernel_shape", &[3, 3]),
+            ints("strides", &[1, 1]),
+            ints("pads", &[1, 1, 1, 1]),
+        ];
+        attrs.extend(extra);
+        g.node
+            .insert(3, node("mp", "MaxPool", &["sr"], "sp", attrs));
+        g.node[4].input[0] = "sp".into();
+        m
+    };
+    let path = write("maxpool.onnx", &with_pool(vec![]).encode_to_vec());
+    let g = Compiler::new(&path)
+        .graph()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pool = g
+        .nodes
+        .iter()
+        .find_map(|n| match &n.op {
+            pplcnet_codegen::ir::Op::MaxPool(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("a MaxPool node");
+    assert_eq!(
+        (pool.kernel, pool.stride, pool.pads),
+        ([3, 3], [1, 1], [1, 1, 1, 1])
+    );
+    let out = scratch().join("maxpool");
+    std::fs::create_dir_all(&out).unwrap();
+    let compiled = Compiler::new(&path).compile_to(&out, "maxpool").unwrap();
+    assert!(compiled.layers.iter().any(|l| l.starts_with("max_pool")));
+    let msg = compile_err(&write(
+        "maxpool_ceil.onnx",
+        &with_pool(vec![int("ceil_mode", 1)]).encode_to_vec(),
+    ));
+    assert_mentions(
+        &msg,
+        &["maxpool_ceil.onnx", "'mp'", "(MaxPool)", "ceil_mode"],
+    );
+}

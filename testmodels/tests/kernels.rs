@@ -117,8 +117,28 @@ fn classifier_head() {
 }
 
 #[test]
+fn max_pool() {
+    run_group("maxpool_", 4);
+}
+
+#[test]
+fn stride_2x1() {
+    run_group("stride2x1_", 3);
+}
+
+#[test]
 fn every_case_is_in_a_group() {
-    let groups = ["stem_", "dw_", "pw_", "se_", "res_", "eltwise_", "head_"];
+    let groups = [
+        "stem_",
+        "dw_",
+        "pw_",
+        "se_",
+        "res_",
+        "eltwise_",
+        "head_",
+        "maxpool_",
+        "stride2x1_",
+    ];
     for c in CASES {
         assert!(
             groups.iter().any(|g| c.name.starts_with(g)),

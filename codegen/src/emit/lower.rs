@@ -133,6 +133,24 @@ pub(super) fn lower(
         }
         Op::SqueezeExcite(se) => gemm::lower_squeeze(g, plan, node, se, blob, None),
         Op::SqueezeGate(se) => gemm::lower_squeeze(g, plan, node, se, blob, Some(target)),
+        Op::MaxPool(p) => {
+            let s = in_shape(0);
+            let (ih, iw, c) = (s[2], s[3], s[1]);
+            let (oh, ow) = (out_shape[2], out_shape[3]);
+            let ss = plan.pixel_stride[node.inputs[0]].unwrap_or(c);
+            let ([kh, kw], [sh, sw], [pt, pl, _, _]) = (p.kernel, p.stride, p.pads);
+            let (split, src) = io(plan, &node.inputs, node.output);
+            let s0 = &src[0];
+            Ok(Lowered::plain(
+                "max_pool",
+                format!("{ih}x{iw}x{c} -> {oh}x{ow}x{c} k{kh}x{kw} s{sh}x{sw}"),
+                quote! {
+                    #split
+                    k::pool::max_pool::<#ih, #iw, #c, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, dst);
+                },
+                None,
+            ))
+        }
         Op::GlobalAvgPool => {
             let s = in_shape(0);
             let (c, hw) = (s[1], s[2] * s[3]);

@@ -4,3 +4,4 @@
 
 pub mod activation;
 pub mod binary;
+pub mod max_pool;

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
 use crate::ops::activation;
 use crate::ops::binary::BinaryKind;
+use crate::ops::max_pool::MaxPool;
 use crate::InputSpec;
 
 mod fold;
@@ -381,6 +382,22 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
             b.push(&name, Op::Act(act), vec![x], &out, shape);
         }
         "Add" | "Mul" | "Sub" | "Div" => convert_binary(b, ctx, &name, &out)?,
+        "MaxPool" => {
+            let x = ctx.value(b, 0)?;
+            let s = b.graph.shape(x).to_vec();
+            let attrs = OnnxAttrs { ctx, b };
+            let p = MaxPool::from_onnx(
+                &attrs,
+                ctx.node.output.iter().filter(|o| !o.is_empty()).count(),
+            )?;
+            let shape = p.out_shape(&s).ok_or_else(|| {
+                ctx.err(format!(
+                    "a {:?} window does not fit the input {s:?}",
+                    p.kernel
+                ))
+            })?;
+            b.push(&name, Op::MaxPool(p), vec![x], &out, shape);
+        }
         "GlobalAveragePool" => {
             let x = ctx.value(b, 0)?;
             let s = b.graph.shape(x).to_vec();

@@ -33,6 +33,18 @@ impl activation::Attrs for OnnxAttrs<'_> {
     }
 }
 
+impl crate::ops::max_pool::IntAttrs for OnnxAttrs<'_> {
+    fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        Ok(self.ctx.attr_ints(name))
+    }
+    fn int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.ctx.attr(name).map(|a| a.i))
+    }
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.ctx.attr_s(name))
+    }
+}
+
 pub(super) struct NodeCtx<'a> {
     pub(super) file: &'a Path,
     pub(super) node: &'a NodeProto,

@@ -19,6 +19,21 @@ impl activation::Attrs for PaddleAttrs<'_> {
     }
 }
 
+impl crate::ops::max_pool::IntAttrs for PaddleAttrs<'_> {
+    fn ints(&self, name: &str) -> Result<Option<Vec<i64>>> {
+        self.0.ints(name)
+    }
+    fn int(&self, name: &str) -> Result<Option<i64>> {
+        match self.0.attr(name) {
+            None => Ok(None),
+            Some(_) => self.0.int(name, 0).map(Some),
+        }
+    }
+    fn string(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.0.string(name).map(str::to_owned))
+    }
+}
+
 pub(super) struct Ctx<'a> {
     pub(super) file: &'a Path,
     pub(super) op: &'a PaddleOp,

@@ -14,6 +14,7 @@ use crate::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
 use crate::load::builder::{broadcast_shapes, conv_out_dim, reshape_target, Builder, Const, Sym};
 use crate::ops::activation;
 use crate::ops::binary::BinaryKind;
+use crate::ops::max_pool::MaxPool;
 use crate::InputSpec;
 
 mod ctx;
@@ -153,9 +154,21 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
             let global = ctx.boolean("global_pooling", false)?
                 || (ctx.boolean("adaptive", false)? && ksize.as_deref() == Some(&[1, 1][..]))
                 || (!ctx.boolean("adaptive", false)? && ksize.as_ref() == Some(&hw) && pads_zero);
+            if kind == "max" && !global && !ctx.boolean("adaptive", false)? {
+                let ksize = ksize.ok_or_else(|| ctx.err("max pool2d without ksize"))?;
+                let p = MaxPool::from_paddle(&PaddleAttrs(ctx), ksize)?;
+                let shape = p.out_shape(&s).ok_or_else(|| {
+                    ctx.err(format!(
+                        "a {:?} window does not fit the input {s:?}",
+                        p.kernel
+                    ))
+                })?;
+                b.push(&name, Op::MaxPool(p), vec![x], &out, shape);
+                return Ok(());
+            }
             if kind != "avg" || !global {
                 return Err(ctx.err(format!(
-                    "only a global average pool is supported (got pooling_type '{kind}', ksize {ksize:?}, adaptive {}, \
+                    "only global average and windowed max pools are supported (got pooling_type '{kind}', ksize {ksize:?}, adaptive {}, \
                      global_pooling {}, input {s:?})",
                     ctx.boolean("adaptive", false)?,
                     ctx.boolean("global_pooling", false)?
