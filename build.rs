@@ -13,6 +13,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_MODEL");
     println!("cargo:rerun-if-env-changed=PPLCNET_LABELS");
     println!("cargo:rerun-if-env-changed=PPLCNET_INPUT_SIZE");
+    println!("cargo:rerun-if-env-changed=PPLCNET_MEAN");
+    println!("cargo:rerun-if-env-changed=PPLCNET_STD");
     println!("cargo:rerun-if-env-changed=PPLCNET_PRECISION");
     println!("cargo:rerun-if-env-changed=PPLCNET_BF16_ISA");
     let root =
@@ -40,19 +42,7 @@ fn main() {
     let mut compiler = pplcnet_codegen::Compiler::new(&model)
         .runtime_path("crate")
         .seeded_default(seeded_default);
-    if let Some(size) = std::env::var("PPLCNET_INPUT_SIZE")
-        .ok()
-        .filter(|s| !s.is_empty())
-    {
-        let Ok(px) = size.parse::<usize>() else {
-            fail(&format!("PPLCNET_INPUT_SIZE={size:?} is not a number"))
-        };
-        compiler = compiler.input(pplcnet_codegen::InputSpec {
-            height: px,
-            width: px,
-            ..Default::default()
-        });
-    }
+    compiler = compiler.input(input_spec());
     let precision = precision();
     compiler = compiler.precision(precision);
     if precision == pplcnet_codegen::Precision::Bf16 {
@@ -81,6 +71,55 @@ fn main() {
     if let Err(e) = compiler.compile_to(&out, "pplcnet_model") {
         fail(&e.to_string());
     }
+}
+
+/// The input size for dynamic graphs (`PPLCNET_INPUT_SIZE`: `N` for N x N or `HxW`, default 224)
+/// and the normalisation (`PPLCNET_MEAN`, `PPLCNET_STD`: three values each, applied to x / 255 as
+/// PaddleClas's `NormalizeImage`; default ImageNet's).
+fn input_spec() -> pplcnet_codegen::InputSpec {
+    let mut spec = pplcnet_codegen::InputSpec::default();
+    if let Some(size) = env("PPLCNET_INPUT_SIZE") {
+        let side = |v: &str| {
+            v.trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| (1..=16384).contains(&n))
+        };
+        let (h, w) = match size.split_once(['x', 'X']) {
+            Some((h, w)) => (side(h), side(w)),
+            None => (side(&size), side(&size)),
+        };
+        let (Some(h), Some(w)) = (h, w) else {
+            fail(&format!(
+                "PPLCNET_INPUT_SIZE={size:?}: expected a side (224) or HEIGHTxWIDTH (48x192), 1 to 16384"
+            ))
+        };
+        (spec.height, spec.width) = (h, w);
+    }
+    let triple = |name: &str, positive: bool| -> Option<[f32; 3]> {
+        let v = env(name)?;
+        let parsed: Vec<f32> = v.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        match parsed[..] {
+            [a, b, c]
+                if [a, b, c]
+                    .iter()
+                    .all(|x| x.is_finite() && (!positive || *x > 0.0)) =>
+            {
+                Some([a, b, c])
+            }
+            _ => fail(&format!(
+                "{name}={v:?}: expected three comma-separated {}numbers (r,g,b)",
+                if positive { "positive " } else { "" }
+            )),
+        }
+    };
+    if let Some(m) = triple("PPLCNET_MEAN", false) {
+        spec.mean = m;
+    }
+    if let Some(s) = triple("PPLCNET_STD", true) {
+        spec.std = s;
+    }
+    spec
 }
 
 /// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`).

@@ -39,7 +39,7 @@ pub use parallel::Parallel;
 pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
 pub use topk::top_k;
 #[cfg(feature = "std")]
-pub use topk::top_k_vec;
+pub use topk::{over_threshold, top_k_vec};
 
 /// The embedded default model, generated at build time by `pplcnet-codegen`.
 pub mod model {
@@ -119,6 +119,9 @@ pub enum OutputKind {
     Probabilities,
     /// Raw scores.
     Logits,
+    /// One independent probability per class (the graph ends in a sigmoid: attribute models such
+    /// as PaddleX's pedestrian and vehicle attributes); report every class over a threshold.
+    MultiLabel,
 }
 
 #[cfg(feature = "std")]

@@ -35,9 +35,26 @@ pub fn top_k_vec(scores: &[f32], k: usize) -> std::vec::Vec<(usize, f32)> {
     idx
 }
 
+/// Every class scoring at least `threshold`, best first (ties to the lower class id): the report
+/// of a multi-label model (PaddleClas's `MultiLabelThreshOutput`). NaN scores never qualify.
+#[cfg(feature = "std")]
+pub fn over_threshold(scores: &[f32], threshold: f32) -> std::vec::Vec<(usize, f32)> {
+    let mut all = top_k_vec(scores, scores.len());
+    all.retain(|&(_, s)| s >= threshold);
+    all
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threshold_keeps_every_class_over_it() {
+        let s = [0.9, 0.2, 0.5, f32::NAN, 0.7, 0.49];
+        assert_eq!(over_threshold(&s, 0.5), vec![(0, 0.9), (4, 0.7), (2, 0.5)]);
+        assert!(over_threshold(&s, 0.95).is_empty());
+        assert_eq!(over_threshold(&s, 0.0).len(), 5);
+    }
 
     #[test]
     fn picks_highest_first_with_ties_to_lower_id() {

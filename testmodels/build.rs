@@ -489,6 +489,17 @@ fn synthetic_cases() -> Vec<Case> {
         }
         cases.push(case(b, y, &kernels));
     }
+    // An attribute head (PaddleX pedestrian attributes: 26 sigmoid outputs): MODEL.output says
+    // multi-label.
+    {
+        let (mut b, x) = GraphBuilder::new("head_multilabel_c26", 9, 7, true);
+        let y = b.conv(x, 24, 3, 2, 1);
+        let y = b.global_pool(y);
+        let y = b.reshape(y, vec![1, 24]);
+        let y = b.matmul(y, 26);
+        let y = b.act(y, Activation::Sigmoid);
+        cases.push(case(b, y, &["fully_connected"]));
+    }
     // PP-OCR's text direction classifier: MaxPool after the stem, and (2, 1) strides in the stem and
     // in depthwise convs (issue 19). Odd channel counts, windows over the padded border.
     for (k, st, p, c, h, w) in [

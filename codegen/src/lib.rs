@@ -248,10 +248,10 @@ impl Compiler {
     fn emit(&self, weights_str: &str) -> Result<(emit::Emitted, usize, usize)> {
         let mut g = self.graph()?;
         let (params, macs) = (g.parameter_count(), g.mac_count());
-        let probabilities = matches!(
-            g.nodes.iter().find(|n| n.output == g.output).map(|n| &n.op),
-            Some(ir::Op::Softmax)
-        );
+        let last = g.nodes.iter().find(|n| n.output == g.output).map(|n| &n.op);
+        let probabilities = matches!(last, Some(ir::Op::Softmax));
+        // Attribute heads (PaddleX pedestrian / vehicle attributes) end in a sigmoid per class.
+        let multilabel = matches!(last, Some(ir::Op::Act(ir::Activation::Sigmoid)));
         passes::optimize(&mut g);
         // Variants that scale their inputs on the fly take squeeze-excite gates.
         let gemm = variants::gemm_variant(self.target(), 0);
@@ -271,6 +271,7 @@ impl Compiler {
             params,
             macs,
             output_is_probabilities: probabilities,
+            output_is_multilabel: multilabel,
             seeded_default: self.seeded_default,
             target: self.target(),
         };

@@ -117,6 +117,21 @@ fn classifier_head() {
 }
 
 #[test]
+fn output_kind_follows_the_last_op() {
+    for c in CASES {
+        let multilabel = c.name == "head_multilabel_c26";
+        assert_eq!(
+            c.info.output == pplcnet::OutputKind::MultiLabel,
+            multilabel,
+            "{}: {:?}",
+            c.name,
+            c.info.output
+        );
+    }
+    assert!(CASES.iter().any(|c| c.name == "head_multilabel_c26"));
+}
+
+#[test]
 fn max_pool() {
     run_group("maxpool_", 4);
 }

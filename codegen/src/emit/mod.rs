@@ -32,6 +32,8 @@ pub struct ModuleInfo<'a> {
     pub params: usize,
     pub macs: usize,
     pub output_is_probabilities: bool,
+    /// The graph ends in a sigmoid: one independent probability per class.
+    pub output_is_multilabel: bool,
     pub seeded_default: bool,
     /// The precision and instruction set of the matrix products.
     pub target: Target,
@@ -212,6 +214,8 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let (params, macs) = (info.params as u64, info.macs as u64);
     let output = if info.output_is_probabilities {
         quote!(Probabilities)
+    } else if info.output_is_multilabel {
+        quote!(MultiLabel)
     } else {
         quote!(Logits)
     };

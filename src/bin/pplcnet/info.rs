@@ -107,6 +107,9 @@ pub(super) fn info() -> io::Result<ExitCode> {
     let kind = match m.output {
         pplcnet::OutputKind::Probabilities => "probabilities (the graph ends in softmax)",
         pplcnet::OutputKind::Logits => "logits (no softmax in the graph)",
+        pplcnet::OutputKind::MultiLabel => {
+            "multi-label probabilities (the graph ends in a sigmoid per class)"
+        }
     };
     writeln!(out, "output:           {kind}")?;
     writeln!(out, "parameters:       {}", thousands(m.params))?;

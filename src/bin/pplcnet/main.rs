@@ -89,6 +89,10 @@ struct PredictArgs {
     /// With --json, add "logits": all model outputs in class order.
     #[arg(long, requires = "json")]
     logits: bool,
+    /// Multi-label models (MODEL.output = MultiLabel): report every class scoring at least this,
+    /// best first (PaddleClas's MultiLabelThreshOutput), instead of the top K.
+    #[arg(long, default_value_t = 0.5)]
+    threshold: f32,
     /// Worker threads (each with its own workspace); default: all cores.
     #[arg(long, visible_alias = "threads", value_name = "N")]
     batch_threads: Option<usize>,

@@ -48,7 +48,11 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
             let path = &items[i];
             load_input(path, &cfg, buf)?;
             let probs = pplcnet::classify_with(buf, ws);
-            let top = pplcnet::top_k_vec(&probs, k);
+            let top = if MODEL.output == pplcnet::OutputKind::MultiLabel {
+                pplcnet::over_threshold(&probs, a.threshold)
+            } else {
+                pplcnet::top_k_vec(&probs, k)
+            };
             Ok(if a.json {
                 let name = path.to_string_lossy();
                 report::json_line(&name, &top, &LABELS[..], a.logits.then_some(&probs[..]))
