@@ -53,8 +53,23 @@ fn main() {
         Ok(g) => g.values[g.output].shape.iter().product::<usize>(),
         Err(e) => fail(&e.to_string()),
     };
+    // PPLCNET_LABELS, else the model's own (ONNX metadata `character`), else ImageNet for 1000
+    // outputs, else numbered names.
+    let own = match pplcnet_codegen::load::model_labels(&model) {
+        Ok(Some(l)) if l.len() == num_classes => Some(l),
+        Ok(Some(l)) => {
+            println!(
+                "cargo:warning=the model's own label list has {} entries for {num_classes} outputs: not used",
+                l.len()
+            );
+            None
+        }
+        Ok(None) => None,
+        Err(e) => fail(&e.to_string()),
+    };
     let labels = match &labels_path {
         Some(p) => Some(read_labels(p, num_classes).unwrap_or_else(|e| fail(&e))),
+        None if own.is_some() => own,
         None if num_classes == 1000 => {
             let p = root.join(DEFAULT_LABELS);
             println!("cargo:rerun-if-changed={}", p.display());

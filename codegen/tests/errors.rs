@@ -709,3 +709,31 @@ fn max_pool_loads_and_refuses_what_it_cannot_run() {
         &["maxpool_ceil.onnx", "'mp'", "(MaxPool)", "ceil_mode"],
     );
 }
+
+/// PaddleX ONNX exports carry their labels in the `character` metadata entry, one per line.
+#[test]
+fn labels_come_from_onnx_metadata() {
+    use pplcnet_codegen::load::onnx_proto::StringStringEntryProto;
+    let plain = write("no_labels.onnx", &tiny_model().encode_to_vec());
+    assert_eq!(pplcnet_codegen::load::model_labels(&plain).unwrap(), None);
+    let mut m = tiny_model();
+    let names: Vec<String> = (0..10).map(|i| format!("class {i} name")).collect();
+    m.metadata_props = vec![
+        StringStringEntryProto {
+            key: "other".into(),
+            value: "x".into(),
+        },
+        StringStringEntryProto {
+            key: "character".into(),
+            value: names.join("\r\n") + "\n",
+        },
+    ];
+    let path = write("labels.onnx", &m.encode_to_vec());
+    assert_eq!(
+        pplcnet_codegen::load::model_labels(&path).unwrap(),
+        Some(names)
+    );
+    let bad = write("labels_bad.onnx", b"not protobuf at all");
+    let e = pplcnet_codegen::load::model_labels(&bad).unwrap_err();
+    assert!(e.to_string().contains("labels_bad.onnx"), "{e}");
+}

@@ -47,6 +47,29 @@ pub fn load_model(path: &Path, spec: &InputSpec) -> Result<Graph> {
 
 /// The files and directories a model at `path` is read from, for a build script's `rerun-if-changed`
 /// (for a Paddle directory: the directory and its model and parameter files).
+/// The class names a model file carries, if any: for ONNX files, the `character` metadata entry
+/// (one label per line), where PaddleX exports put their label list. `None` for other formats
+/// or when absent (`inference.yml` labels are not read yet).
+pub fn model_labels(path: &Path) -> Result<Option<Vec<String>>> {
+    if path.extension().is_none_or(|e| e != "onnx") || path.is_dir() {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::file(path, format!("cannot read: {e}")))?;
+    let model = <onnx_proto::ModelProto as prost::Message>::decode(&bytes[..])
+        .map_err(|e| Error::file(path, format!("not a valid ONNX protobuf: {e}")))?;
+    Ok(model
+        .metadata_props
+        .iter()
+        .find(|p| p.key == "character")
+        .map(|p| {
+            p.value
+                .lines()
+                .map(|l| l.trim_end_matches('\r').to_string())
+                .filter(|l| !l.is_empty())
+                .collect()
+        }))
+}
+
 pub fn input_files(path: &Path) -> Vec<std::path::PathBuf> {
     if path
         .extension()
