@@ -77,6 +77,22 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
     g.bench_function(format!("pwconv {M}x{K}->{N}"), |b| {
         b.iter(|| pwconv::pwconv::<M, K, N, N>(black_box(src), w, bias, Relu, None, dst))
     });
+    {
+        // The AMX kernel as it runs where AMX is missing (its FMA fallback), on bf16 pairs.
+        use pplcnet::kernels::pwconv_amx;
+        let words: Vec<f32> = values(2 * pwconv_amx::packed_len(K, N))
+            .chunks_exact(2)
+            .map(|p| f32::from_bits(p[0].to_bits() >> 16 | p[1].to_bits() & 0xffff_0000))
+            .collect();
+        let w = Aligned::new(&words);
+        let bias = aligned_values(N.div_ceil(pwconv_amx::BIAS_PAD) * pwconv_amx::BIAS_PAD);
+        let (w, bias) = (w.get(), bias.get());
+        g.bench_function(format!("pwconv_amx {M}x{K}->{N}"), |b| {
+            b.iter(|| {
+                pwconv_amx::pwconv_amx::<M, K, N, N>(black_box(src), None, w, bias, Relu, None, dst)
+            })
+        });
+    }
     #[cfg(all(target_arch = "x86_64", target_feature = "avx512bf16"))]
     if M > 1 {
         use pplcnet::kernels::pwconv_bf16;

@@ -106,7 +106,8 @@ pub fn bf16_panels(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
 /// AMX weight tiles `[ceil(N/16)][ceil(K/32)][16][16]` of 32-bit words: word `(t, s, r, c)` holds
 /// `bf16(at(16t + c, 32s + 2r))` in its low half and `bf16(at(16t + c, 32s + 2r + 1))` in its high
 /// half ("VNNI-2" pairs), zero past N and K (`kernels::pwconv_amx`): each 1 KiB tile is one
-/// `tileloadd` with a 64-byte stride.
+/// `tileloadd` with a 64-byte stride. bf16 denormals are written as (signed) zero, which is how
+/// `tdpbf16ps` reads them, so the kernel's FMA fallback needs no flushing of its own.
 pub fn amx_bf16(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
     let (tiles, steps, rows) = (
         n.div_ceil(AMX_TILE_N),
@@ -122,8 +123,9 @@ pub fn amx_bf16(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
                 kk / AMX_TILE_K,
                 kk % AMX_TILE_K / 2,
             );
-            let bits = bf16_bits(at(col, kk)) << (16 * (kk % 2));
-            out[((t * steps + s) * rows + r) * AMX_TILE_N + c] |= bits;
+            let h = bf16_bits(at(col, kk));
+            let h = if h & 0x7f80 == 0 { h & 0x8000 } else { h };
+            out[((t * steps + s) * rows + r) * AMX_TILE_N + c] |= h << (16 * (kk % 2));
         }
     }
     out.into_iter().map(f32::from_bits).collect()

@@ -12,17 +12,17 @@
 //! Weights arrive packed by `pplcnet-codegen::pack::amx_bf16` as 1 KiB B tiles
 //! `[ceil(N/16)][ceil(K/32)][16][16]` of 32-bit words, word `(t, s, r, c)` holding
 //! `bf16(w[16t + c][32s + 2r])` in its low half and `bf16(w[16t + c][32s + 2r + 1])` in its high
-//! half, zero past N and K. The bias is padded to a multiple of 32.
+//! half, zero past N and K, bf16 denormals as zero. The bias is padded to a multiple of 32.
 //!
 //! Rows past a 16-row tile: the last tile of a layer is moved back to end at the layer's last row
 //! (its first rows are recomputed, to the same bits, and stored once), so every tile reads real
 //! rows and the configuration stays one; layers of fewer than 16 pixels configure tiles of that
-//! many rows. Which tile machine runs ([`amx::backend`]): the hardware, or where AMX is missing
-//! or refused, the bit-identical `wide` fallback; the scalar emulation in tests.
+//! many rows. What runs ([`amx::backend`]): the hardware; where AMX is missing or refused, the
+//! bit-identical FMA fallback of [`direct`] (no tiles); the scalar emulation in tests.
 
 use core::ops::Range;
 
-use super::amx::{self, bf16_bits, emu::Emu, simd::SimdTiles, Backend, Config, Tiles};
+use super::amx::{self, bf16_bits, emu::Emu, Backend, Config, Tiles};
 use super::par::{even_cut, run_split, Team};
 use super::simd::{load, load_n, store_n, L};
 use super::Activation;
@@ -269,13 +269,24 @@ impl Layer<'_> {
         let mut abuf = [0u32; W];
         match amx::backend() {
             #[cfg(target_arch = "x86_64")]
-            Backend::Hardware => match amx::hw::Hw::new() {
-                Some(mut t) => self.run(&mut t, act, rows, ntiles, dst, at, &mut abuf),
-                None => self.run(&mut SimdTiles::new(), act, rows, ntiles, dst, at, &mut abuf),
-            },
-            Backend::Emulated => self.run(&mut Emu::new(), act, rows, ntiles, dst, at, &mut abuf),
-            _ => self.run(&mut SimdTiles::new(), act, rows, ntiles, dst, at, &mut abuf),
+            Backend::Hardware => {
+                if let Some(mut t) = amx::hw::Hw::new() {
+                    return self.run(&mut t, act, rows, ntiles, dst, at, &mut abuf);
+                }
+            }
+            Backend::Emulated => {
+                return self.run(&mut Emu::new(), act, rows, ntiles, dst, at, &mut abuf);
+            }
+            _ => {}
         }
+        self.run_direct(
+            act,
+            rows,
+            ntiles,
+            dst,
+            at,
+            bytemuck::cast_slice_mut(&mut abuf),
+        );
     }
 }
 
@@ -367,5 +378,6 @@ pub fn pwconv_amx_par<const M: usize, const K: usize, const N: usize, const DS: 
     run_split(team, dst, M, DS, cut, &f);
 }
 
+mod direct;
 #[cfg(test)]
 mod tests;

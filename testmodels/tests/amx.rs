@@ -1,7 +1,7 @@
 //! Models compiled with the AMX kernels (`PPLCNET_PRECISION=bf16`, `PPLCNET_BF16_ISA=amx`), on every
-//! machine: the same tile programs run on the scalar emulation of the AMX instructions, on the
-//! `wide` fallback, and (where the CPU and OS allow) on the hardware, against onnxruntime's f32
-//! outputs within `pplcnet_testmodels::bf16_bound`.
+//! machine: the same tile programs run on the scalar emulation of the AMX instructions and (where
+//! the CPU and OS allow) on the hardware, and the same sums on the kernel's FMA fallback, against
+//! onnxruntime's f32 outputs within `pplcnet_testmodels::bf16_bound`.
 //!
 //! The tile arithmetic itself is proven by `pwconv_amx`'s unit tests (float64 reference, swept
 //! shapes); here the whole model is checked for wiring, the run-time choice of tile machine, and
@@ -85,12 +85,12 @@ fn amx_models_match_onnxruntime_on_every_tile_machine() {
                 );
             }
             amx::set_backend(None).unwrap();
-            // The scalar emulation of the instructions and the vector fallback round alike.
+            // The scalar emulation of the instructions and the FMA fallback round alike.
             let emu = run_on(Backend::Emulated, model.run, &case.input);
             assert_eq!(
                 bits(&emu),
                 bits(&simd),
-                "{} / {}: emulated vs wide",
+                "{} / {}: emulated vs fallback",
                 model.stem,
                 case.name
             );

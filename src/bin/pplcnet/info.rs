@@ -99,7 +99,7 @@ pub(super) fn info() -> io::Result<ExitCode> {
         use pplcnet::kernels::amx;
         writeln!(
             out,
-            "AMX tiles:        {} -> run on {:?}",
+            "AMX tiles:        {} -> runs on {}",
             amx::support(),
             amx::backend()
         )?;

@@ -1,25 +1,20 @@
 //! Intel AMX tiles, the way the bf16 pointwise kernel ([`super::pwconv_amx`]) uses them, behind one
-//! trait with three implementations ("tile machines") that run the very same tile programs:
+//! trait with two implementations ("tile machines") that run the very same tile programs:
 //!
 //! - [`hw::Hw`] (x86_64): the real instructions (`ldtilecfg`, `tilezero`, `tileloadd`,
 //!   `tdpbf16ps`, `tilestored`, `tilerelease`) through `asm!`, usable only after [`support`] found
 //!   AMX and Linux granted the tile state to the process;
 //! - [`emu::Emu`]: a scalar emulation of each instruction as Intel specifies it (bf16 pairs widened
 //!   to f32, multiplied exactly, added one after the other in f32, denormal inputs and outputs
-//!   flushed to zero), for tests on any CPU;
-//! - [`simd::SimdTiles`]: the same arithmetic with `wide` vectors (FMAs of exact bf16 products are
-//!   the same roundings), the run-time fallback where AMX is missing or refused: bit-identical to
-//!   [`emu::Emu`] (but for products below f32's normal range), at f32-GEMM speed instead of the
-//!   emulation's.
+//!   flushed to zero), for tests on any CPU.
 //!
-//! Which one runs is [`backend`]: the hardware where [`support`] is [`Support::Available`], the
-//! SIMD fallback elsewhere, or whatever [`set_backend`] forced (tests, benchmarks). A binary built
+//! Which runs is [`backend`]: the hardware where [`support`] is [`Support::Available`], elsewhere
+//! no tile machine but the kernel's FMA fallback ([`Backend::Simd`], the same sums), or whatever [`set_backend`] forced (tests, benchmarks). A binary built
 //! with AMX kernels therefore never executes a tile instruction on a CPU or OS that cannot run it.
 
 pub mod emu;
 #[cfg(target_arch = "x86_64")]
 pub mod hw;
-pub mod simd;
 
 use core::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
@@ -119,8 +114,19 @@ pub enum Backend {
     Hardware,
     /// Scalar emulation of the instructions (for tests; slow).
     Emulated,
-    /// The same arithmetic with f32 vector FMAs, bit-identical to [`Backend::Emulated`].
+    /// No tiles: the same sums with f32 vector FMAs straight from the packed weights
+    /// (`pwconv_amx`'s run-time fallback), bit-identical to [`Backend::Emulated`].
     Simd,
+}
+
+impl core::fmt::Display for Backend {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Backend::Hardware => "the AMX tile instructions",
+            Backend::Emulated => "the scalar emulation of the tile instructions (slow; tests)",
+            Backend::Simd => "f32 FMAs over the same bf16 operands (the fallback)",
+        })
+    }
 }
 
 /// 0: not probed yet, 1 + [`Support`] index after.

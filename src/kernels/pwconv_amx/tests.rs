@@ -1,5 +1,5 @@
-//! The AMX tile program on the three tile machines, over swept shapes, against a float64 reference
-//! of the same bf16 operands.
+//! The AMX tile program on the emulation and the hardware, and the FMA fallback, over swept shapes,
+//! against a float64 reference of the same bf16 operands.
 
 /// Writes past the test harness's output capture, so CI logs show what did not run and why.
 macro_rules! skip_notice {
@@ -12,6 +12,7 @@ macro_rules! skip_notice {
 use super::*;
 use crate::kernels::amx::{bf16_daz, Support};
 use crate::kernels::par::{Part, Team};
+use crate::kernels::simd::V;
 use crate::kernels::{seeded_values, HardSwish, Identity, Relu};
 use std::vec::Vec;
 
@@ -26,7 +27,7 @@ fn pack(n: usize, k: usize, w_nk: &[f32]) -> Vec<f32> {
                     let (col, k0) = (t * TILE_N + c, s * TILE_K + 2 * r);
                     let at = |kk: usize| {
                         if col < n && kk < k {
-                            u32::from(bf16_bits(w_nk[col * k + kk]))
+                            bf16_daz(bf16_bits(w_nk[col * k + kk])).to_bits() >> 16
                         } else {
                             0
                         }
@@ -103,12 +104,33 @@ fn run<T: Tiles, const M: usize, const K: usize, const N: usize, const DS: usize
     dst
 }
 
-/// The emulation against float64 (within f32 summation error), the SIMD machine against the
-/// emulation (bit for bit), and the hardware against the emulation where it exists.
+/// The FMA fallback, with a buffer of `rows` converted rows.
+fn run_direct<const M: usize, const K: usize, const N: usize, const DS: usize>(
+    c: &Case,
+    act: impl Activation,
+    rows: usize,
+) -> Vec<f32> {
+    let l = layer::<M, K, N, DS>(
+        &c.src,
+        c.scale.as_deref(),
+        &c.packed,
+        &c.bias,
+        c.residual.as_deref(),
+    );
+    let mut dst = vec![f32::NAN; M * DS];
+    let mut abuf = vec![0.0f32; rows * K.div_ceil(TILE_K) * TILE_K];
+    let at = Origin { row: 0, col: 0 };
+    l.run_direct(act, 0..M, 0..N.div_ceil(TILE_N), &mut dst, at, &mut abuf);
+    dst
+}
+
+/// The emulation against float64 (within f32 summation error), the FMA fallback against the
+/// emulation (bit for bit, with row blocks of several sizes), and the hardware against the
+/// emulation where it exists.
 fn check<const M: usize, const K: usize, const N: usize, const DS: usize>(seed: u64, extras: bool) {
     let c = case::<M, K, N>(seed, extras);
     let emu = run::<_, M, K, N, DS>(&mut Emu::new(), &c, Identity);
-    let simd = run::<_, M, K, N, DS>(&mut SimdTiles::new(), &c, Identity);
+    let fallbacks = [8, 16, 48].map(|rows| run_direct::<M, K, N, DS>(&c, Identity, rows));
     let want = reference::<M, K, N>(&c);
     for m in 0..M {
         for n in 0..N {
@@ -121,11 +143,13 @@ fn check<const M: usize, const K: usize, const N: usize, const DS: usize>(seed: 
                 "{M}x{K}x{N} ({m}, {n}): {got} vs {}",
                 r + res
             );
-            assert_eq!(
-                got.to_bits(),
-                simd[m * DS + n].to_bits(),
-                "{M}x{K}x{N} ({m}, {n})"
-            );
+            for (f, rows) in fallbacks.iter().zip([8, 16, 48]) {
+                assert_eq!(
+                    got.to_bits(),
+                    f[m * DS + n].to_bits(),
+                    "{M}x{K}x{N} ({m}, {n}), blocks of {rows} rows"
+                );
+            }
         }
         // The padding between rows is not written.
         for n in N..DS {
@@ -254,4 +278,42 @@ fn parallel_parts_are_bit_identical() {
     same::<1, 100, 70, 70>(21);
     same::<49, 64, 40, 48>(22);
     same::<70, 33, 16, 16>(23);
+}
+
+#[test]
+fn fallback_rounds_like_the_scalar_conversion() {
+    let specials = [
+        0.0,
+        -0.0,
+        1.0,
+        1.0 + 1.0 / 256.0,
+        1.0 + 3.0 / 256.0,
+        -2.5,
+        f32::MAX,
+        f32::MIN_POSITIVE,
+        f32::MIN_POSITIVE * 0.99,
+        -1e-40,
+        f32::from_bits(0x007f_ffff),
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        f32::from_bits(0x7f80_0001),
+        f32::from_bits(0xffff_ffff),
+    ];
+    let mut xs: Vec<f32> = specials.to_vec();
+    xs.extend(seeded_values(4096, 99).iter().map(|x| x * 1e3));
+    xs.extend((0..4096u32).map(|i| f32::from_bits(i.wrapping_mul(0x9e37_79b9))));
+    for chunk in xs.chunks(L) {
+        let mut v = [0.0f32; L];
+        v[..chunk.len()].copy_from_slice(chunk);
+        let got = direct::round_bf16(V::new(v)).to_array();
+        for (x, g) in chunk.iter().zip(got) {
+            let want = bf16_daz(bf16_bits(*x));
+            assert!(
+                want.to_bits() == g.to_bits() || (want.is_nan() && g.is_nan()),
+                "{x:e} ({:#x}): {g:e} vs {want:e}",
+                x.to_bits()
+            );
+        }
+    }
 }
