@@ -7,24 +7,30 @@
 use core::ops::Range;
 
 use super::par::{even_cut, run_split, Team};
-use super::simd::{load, load_n, load_partial, store, store_n, L, V};
+use super::simd::{load, load_n, load_partial, store_n, L, V};
 use super::Activation;
 
 /// Output channels per weight panel (the code generator packs with the same width).
 pub const NR: usize = 32;
 /// Pixels per register tile. With AVX-512 (32 registers, one per 16-lane vector): 6 (12
-/// accumulators), unless 7 or 5 divides the pixel count better (a remainder of 1-3 rows has too few
-/// independent accumulator chains to hide FMA latency). With AVX2 a 16-lane vector is two of its 16
-/// registers, so a row of the 32-wide tile takes 4: 2 rows (8 accumulators, 4 weight registers);
-/// with SSE2 (four registers per vector) 1 row. Larger tiles spill accumulators to the stack every
-/// step (measured, `bench --threads 1`: AVX2 6 rows 17.9 ms, or 42-44 ms when the stack and the
-/// activations 4K-alias, 3 rows 24 ms, 2 rows 12.8-13.0 ms; SSE2 6 rows 42 ms, 2 rows 40.7, 1 row 33.1).
+/// accumulators over the 32-wide panel), unless 7 or 5 divides the pixel count better (a remainder
+/// of 1-3 rows has too few independent accumulator chains to hide FMA latency). With AVX2 a 16-lane
+/// vector is two of its 16 registers, so the tile covers half a panel at a time ([`HALVES`]):
+/// 6 rows (12 accumulator registers, 2 of weights, 1 broadcast), or 5 when that divides better.
+/// With SSE2 (four registers per vector) 1 row of the whole panel. Measured on Zen 3 (criterion,
+/// `cargo bench --bench kernels`, and the model in BENCHMARKS.md): AVX2 6 x 16 beats 2 x 32; 6 x 32
+/// spills (17.9 ms, or 42-44 ms when the stack and the activations 4K-alias) as does 3 x 32 (24 ms);
+/// SSE2 6 rows 42 ms, 2 rows 40.7, 1 row 33.1.
 const fn mr_for(m: usize) -> usize {
     if !cfg!(target_feature = "avx") {
         return 1;
     }
     if !cfg!(target_feature = "avx512f") {
-        return 2;
+        return if m % 6 == 0 || m % 6 >= 4 || (m % 5 != 0 && m % 5 < 3) {
+            6
+        } else {
+            5
+        };
     }
     if m % 6 == 0 || m % 6 >= 4 {
         6
@@ -36,6 +42,14 @@ const fn mr_for(m: usize) -> usize {
         6
     }
 }
+
+/// 16-channel halves of a panel in one register tile: both (AVX-512, SSE2), or one after the other
+/// over the same rows (AVX2, whose 16 registers hold 6 rows of one half but not of both).
+const HALVES: usize = if cfg!(target_feature = "avx") && !cfg!(target_feature = "avx512f") {
+    1
+} else {
+    2
+};
 
 /// Register tiling of a layer of `M` pixels.
 struct Tiles<const M: usize>;
@@ -408,21 +422,42 @@ impl Tile<'_> {
         m: usize,
         tile: usize,
     ) {
+        for part in 0..NR / (HALVES * L) {
+            let c0 = part * HALVES * L;
+            if c0 < self.cols {
+                self.run_part::<R, K, N, DS, PF>(act, dst, m, tile, c0, part == 0);
+            }
+        }
+    }
+
+    /// Rows `m..m + R`, the panel's channels from `c0` ([`HALVES`] vectors of them); prefetches
+    /// along when `prefetch` (once per row tile).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn run_part<const R: usize, const K: usize, const N: usize, const DS: usize, const PF: bool>(
+        &self,
+        act: impl Activation,
+        dst: &mut [f32],
+        m: usize,
+        tile: usize,
+        c0: usize,
+        prefetch: bool,
+    ) {
         let rows = &self.src[m * K..(m + R) * K];
-        let (n0, cols) = (self.n0, self.cols);
-        let lo = L.min(cols);
-        let mut acc = [self.b; R];
+        let n0 = self.n0 + c0;
+        let cols = (self.cols - c0).min(HALVES * L);
+        // Channels of half `h` of this part (0 past the panel's last channel).
+        let width = |h: usize| cols.saturating_sub(h * L).min(L);
+        let mut acc: [[V; HALVES]; R] = [core::array::from_fn(|h| self.b[c0 / L + h]); R];
         if !self.first {
             for (r, a) in acc.iter_mut().enumerate() {
                 let row = (m + r) * DS + n0;
-                *a = [
-                    load_n(&dst[row..], lo),
-                    if cols > L {
-                        load_n(&dst[row + L..], cols - L)
-                    } else {
-                        V::ZERO
-                    },
-                ];
+                for (h, a) in a.iter_mut().enumerate() {
+                    *a = match width(h) {
+                        0 => V::ZERO,
+                        w => load_n(&dst[row + h * L..], w),
+                    };
+                }
             }
         }
         let wp = &self.wp[self.k0 * NR..self.k1 * NR];
@@ -430,41 +465,37 @@ impl Tile<'_> {
         let step0 = self.pf_base + tile * (self.k1 - self.k0);
         let next_step0 = tile * (self.k1 - self.k0);
         for (k, wk) in (self.k0..self.k1).zip(wp.chunks_exact(NR)) {
-            prefetch_step(self.next, next_step0 + (k - self.k0), self.next_shift);
-            if PF {
-                prefetch_step(self.ahead, step0 + (k - self.k0), self.pf_shift);
+            if prefetch {
+                prefetch_step(self.next, next_step0 + (k - self.k0), self.next_shift);
+                if PF {
+                    prefetch_step(self.ahead, step0 + (k - self.k0), self.pf_shift);
+                }
             }
-            let w0 = load(wk);
-            let w1 = load(&wk[L..]);
+            let w: [V; HALVES] = core::array::from_fn(|h| load(&wk[c0 + h * L..]));
             for (r, acc_r) in acc.iter_mut().enumerate() {
                 // Checked indexing: with r < R, k < K and rows.len() == R * K asserted, the check
                 // is optimized out (criterion: same speed as get_unchecked).
                 let a = V::splat(rows[r * K + k]);
-                acc_r[0] = a.mul_add(w0, acc_r[0]);
-                acc_r[1] = a.mul_add(w1, acc_r[1]);
+                for (acc, w) in acc_r.iter_mut().zip(w) {
+                    *acc = a.mul_add(w, *acc);
+                }
             }
         }
         for (r, acc) in acc.iter().enumerate() {
             let row = (m + r) * DS + n0;
-            let mut v = *acc;
-            if self.last {
-                v = [act.apply(v[0]), act.apply(v[1])];
-                if let Some(res) = self.residual {
-                    let rrow = (m + r) * N + n0;
-                    v[0] += load_n(&res[rrow..], lo);
-                    if cols > L {
-                        v[1] += load_n(&res[rrow + L..], cols - L);
+            for (h, &v) in acc.iter().enumerate() {
+                let w = width(h);
+                if w == 0 {
+                    continue;
+                }
+                let mut v = v;
+                if self.last {
+                    v = act.apply(v);
+                    if let Some(res) = self.residual {
+                        v += load_n(&res[(m + r) * N + n0 + h * L..], w);
                     }
                 }
-            }
-            if cols == NR {
-                store(&mut dst[row..], v[0]);
-                store(&mut dst[row + L..], v[1]);
-            } else {
-                store_n(&mut dst[row..], v[0], lo);
-                if cols > L {
-                    store_n(&mut dst[row + L..], v[1], cols - L);
-                }
+                store_n(&mut dst[row + h * L..], v, w);
             }
         }
     }
