@@ -339,7 +339,8 @@ pub fn pwconv_amx<const M: usize, const K: usize, const N: usize, const DS: usiz
     );
 }
 
-/// [`pwconv_amx`] split over `team`: by 16-row tiles, or by weight tiles when there is one pixel.
+/// [`pwconv_amx`] split over `team`: by 16-row tiles (by rows on the FMA fallback), or by weight
+/// tiles when there is one pixel.
 /// Bit-identical to it (each output depends only on its row, its column and the K order).
 #[allow(clippy::too_many_arguments)]
 pub fn pwconv_amx_par<const M: usize, const K: usize, const N: usize, const DS: usize>(
@@ -374,7 +375,13 @@ pub fn pwconv_amx_par<const M: usize, const K: usize, const N: usize, const DS: 
         };
         l.dispatch(act, r, 0..ntiles, d, at)
     };
-    let cut = |i, n| ((even_cut(M, i, n) + TILE_M / 2) / TILE_M * TILE_M).min(M);
+    // Whole 16-row tiles for the tile machines; anywhere for the FMA fallback (49 rows in two: 25
+    // and 24 rather than 32 and 17).
+    let unit = match amx::backend() {
+        Backend::Simd => 1,
+        _ => TILE_M,
+    };
+    let cut = |i, n| ((even_cut(M, i, n) + unit / 2) / unit * unit).min(M);
     run_split(team, dst, M, DS, cut, &f);
 }
 
