@@ -25,7 +25,7 @@ mod input;
 mod predict;
 
 use input::*;
-use pplcnet::preprocess::{self, PreprocessConfig, PreprocessError};
+use pplcnet::preprocess::{self, Pipeline, PreprocessError};
 use pplcnet::report;
 use pplcnet::{
     LayerInfo, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
@@ -56,21 +56,27 @@ enum Command {
 
 #[derive(Args, Clone, Copy)]
 struct ResizeOpts {
-    /// Resize the short side to this many pixels before the center crop (PaddleClas resize_short).
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65535))]
-    resize_short: u32,
+    /// Resize the short side to this many pixels, then center crop (PaddleClas resize_short);
+    /// default: the model's own preprocessing (its inference.yml, else short side 256).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    resize_short: Option<u32>,
     /// Accept images smaller than the crop by upscaling them (PaddleClas always does).
     #[arg(long)]
     allow_upscale: bool,
 }
 
 impl ResizeOpts {
-    fn config(&self) -> PreprocessConfig {
-        PreprocessConfig {
-            resize_short: self.resize_short,
-            crop: INPUT_WIDTH as u32,
+    /// The model's preprocessing ([`Pipeline::MODEL`]), with `--resize-short` and
+    /// `--allow-upscale` applied.
+    fn config(&self) -> Pipeline {
+        let mut p = Pipeline {
             allow_upscale: self.allow_upscale,
+            ..Pipeline::MODEL
+        };
+        if let Some(short) = self.resize_short {
+            p.preprocessing.resize = pplcnet::Resize::ShortSideCrop { short };
         }
+        p
     }
 }
 
@@ -90,9 +96,10 @@ struct PredictArgs {
     #[arg(long, requires = "json")]
     logits: bool,
     /// Multi-label models (MODEL.output = MultiLabel): report every class scoring at least this,
-    /// best first (PaddleClas's MultiLabelThreshOutput), instead of the top K.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f32,
+    /// best first (PaddleClas's MultiLabelThreshOutput), instead of the top K; default: the
+    /// model's (its inference.yml's, else 0.5).
+    #[arg(long)]
+    threshold: Option<f32>,
     /// Worker threads (each with its own workspace); default: all cores.
     #[arg(long, visible_alias = "threads", value_name = "N")]
     batch_threads: Option<usize>,
