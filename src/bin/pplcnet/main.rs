@@ -48,7 +48,7 @@ enum Command {
     Eval(EvalArgs),
     /// Measure the latency and throughput of `classify`.
     Bench(BenchArgs),
-    /// Write the exact 224x224x3 RGB bytes `classify` sees for an image.
+    /// Write the exact input bytes (INPUT_HEIGHT x INPUT_WIDTH x 3) `classify` sees for an image.
     Preprocess(PreprocessArgs),
     /// Describe the embedded model, its kernel plan and the CPU features this binary was built for.
     Info,
@@ -83,7 +83,8 @@ impl ResizeOpts {
 #[derive(Args)]
 struct PredictArgs {
     /// Image files, directories (searched recursively for .jpg .jpeg .png .bmp .JPG .JPEG, sorted),
-    /// or .rgb files of exactly 224*224*3 bytes (HWC RGB) that go straight to the model.
+    /// or .rgb files of exactly INPUT_LEN bytes (HWC, the model's channel order) that go straight
+    /// to the model. Images get the model's own preprocessing (`pplcnet info` shows it).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// How many classes to report per image.
