@@ -263,11 +263,12 @@ impl Pre {
             }
             "ResizeImage" => {
                 let interp = arg("interpolation");
-                if !(interp.is_badvalue() || interp.is_null())
-                    && !interp.as_str().is_some_and(|s| {
+                let bilinear = interp.is_badvalue()
+                    || interp.is_null()
+                    || interp.as_str().is_some_and(|s| {
                         ["bilinear", "linear"].contains(&s.to_lowercase().as_str())
-                    })
-                {
+                    });
+                if !bilinear {
                     return Err(op.err(format!(
                         "interpolation {interp:?} is not supported (bilinear only)"
                     )));
