@@ -2,7 +2,8 @@
 //! `tests/data/paddlex/<name>/` holds a Paddle PIR export, its paddle2onnx conversion
 //! `inference.onnx` and an `inference.yml`. Both formats are compiled (modules `paddlex_<name>` and
 //! `paddlex_<name>_onnx`, table `PADDLEX_MODELS`) with the input size and normalisation the
-//! `inference.yml` describes, as pplcnet's build.rs does; `tests/paddlex_parity.rs` checks them
+//! `inference.yml` describes, as pplcnet's build.rs does, and its image preprocessing goes into
+//! `PADDLEX_PREPROCESSING`; `tests/paddlex_parity.rs` checks them
 //! against Paddle Inference and onnxruntime.
 
 use std::fmt::Write as _;
@@ -28,15 +29,24 @@ pub fn compile(root: &Path, out: &Path, models: &mut String, fail: fn(&str) -> !
         "/// The PaddleX / PaddleOCR task models, Paddle export then ONNX conversion of each.\n\
          pub static PADDLEX_MODELS: &[Model] = &[\n",
     );
+    let mut preprocessing = String::from(
+        "/// The image preprocessing each task model's inference.yml gives (as pplcnet's build.rs).\n\
+         pub static PADDLEX_PREPROCESSING: &[(&str, ::pplcnet::Preprocessing)] = {\n\
+         use ::pplcnet::{Preprocessing, Resize};\n&[\n",
+    );
     for name in PADDLEX_MODELS {
         let dir = root.join("tests/data/paddlex").join(name);
         let yml = inference_yml::find(&dir)
             .unwrap_or_else(|| fail(&format!("{}: no inference.yml", dir.display())));
         println!("cargo:rerun-if-changed={}", yml.display());
-        let spec = match inference_yml::read(&yml) {
-            Ok(y) => y.input_spec(InputSpec::default()),
-            Err(e) => fail(&e.to_string()),
-        };
+        let yml = inference_yml::read(&yml).unwrap_or_else(|e| fail(&e.to_string()));
+        let spec = yml.input_spec(InputSpec::default());
+        writeln!(
+            preprocessing,
+            "    (\"{name}\", {}),",
+            inference_yml::preprocessing_expr(Some(&yml), None, &spec)
+        )
+        .unwrap();
         for (stem, path) in [
             (format!("paddlex_{name}"), dir.clone()),
             (format!("paddlex_{name}_onnx"), dir.join("inference.onnx")),
@@ -65,4 +75,6 @@ pub fn compile(root: &Path, out: &Path, models: &mut String, fail: fn(&str) -> !
     }
     models.push_str(&table);
     models.push_str("];\n");
+    models.push_str(&preprocessing);
+    models.push_str("]};\n");
 }

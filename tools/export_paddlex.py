@@ -15,6 +15,9 @@ and references:
   tests/data/inputs/<H>x<W>/<input>.u8                 the five reference patterns at the model's size
   tests/data/reference/paddlex_<name>/<input>.f32      Paddle Inference (CPU, IR optim and MKLDNN off)
   tests/data/reference/paddlex_<name>_onnx/<input>.f32 onnxruntime (ORT_DISABLE_ALL, 1 thread)
+  tests/data/reference/paddlex_<name>_images/<image>.f32  Paddle Inference on three PNGs of
+                                                       tests/data/preprocess/ prepared with OpenCV
+                                                       the way the model's inference.yml says
   tests/data/reference/paddlex_manifest.json           per model: architecture, seed, sizes, sha256,
                                                        spreads between the runtimes
 
@@ -266,6 +269,71 @@ def calibration(ins, h, w):
     return list(ins.values()) + extra
 
 
+# Test images (PNG, tests/data/preprocess/, from tools/make_pipeline_reference.py) run through each
+# model's own preprocessing, as `pplcnet predict` does: wide, tall and near-square.
+IMAGES = ["pipe_struct_300x70.png", "pipe_struct_50x120.png", "pipe_noise_97x61.png"]
+
+
+def prepare(t, path):
+    """The model's preprocessing of an image file with OpenCV (INTER_LINEAR), to u8 HWC in the
+    model's channel order, as `pplcnet::preprocess::Pipeline` defines it; and, for PaddleOCR's
+    ClsResizeImg, also PaddleOCR's own float input (padded with 0 after normalising)."""
+    import cv2
+    import math
+    img = cv2.imread(os.path.join(ER.ROOT, "tests/data/preprocess", path))  # BGR
+    bgr = any(op == "DecodeImage" and (a or {}).get("img_mode") == "BGR" for op, a in t["pre"])
+    if not bgr:
+        img = np.ascontiguousarray(img[:, :, ::-1])
+    h, w = t["hw"]
+    ops = dict(t["pre"])
+    ih, iw = img.shape[:2]
+    exact_float = None
+    if "ClsResizeImg" in ops:
+        rw = w if math.ceil(h * iw / float(ih)) > w else int(math.ceil(h * iw / float(ih)))
+        resized = cv2.resize(img, (rw, h), interpolation=cv2.INTER_LINEAR)
+        scale = np.float32(1.0 / 255.0)
+        pad = [int(np.round(np.float32(m) / scale)) for m in t["norm"]["mean"]]
+        out = np.empty((h, w, 3), np.uint8)
+        out[:, :] = np.array(pad, np.uint8)
+        out[:, :rw] = resized
+        # PaddleOCR: resize, /255, -0.5, /0.5, then zeros to the right (CHW)
+        f = (resized.astype(np.float32) / 255 - 0.5) / 0.5
+        exact_float = np.zeros((1, 3, h, w), np.float32)
+        exact_float[0, :, :, :rw] = f.transpose(2, 0, 1)
+    elif "resize_short" in ops["ResizeImage"]:
+        short = ops["ResizeImage"]["resize_short"]
+        percent = float(short) / min(iw, ih)
+        rw, rh = int(round(iw * percent)), int(round(ih * percent))
+        r = cv2.resize(img, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        y0, x0 = (rh - h) // 2, (rw - w) // 2
+        out = r[y0:y0 + h, x0:x0 + w]
+    else:
+        out = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(out), exact_float
+
+
+def image_references(t, dst, e):
+    """Paddle Inference on the test images prepared by OpenCV: references of the whole
+    image-file path (`tests/data/reference/paddlex_<name>_images/<image>.f32`)."""
+    name = t["name"]
+    outs, floats, exact = [], [], []
+    for img in IMAGES:
+        u8, exact_float = prepare(t, img)
+        floats.append(normalize(u8, t["norm"]))
+        exact.append(exact_float)
+    outs = ER.run_paddle_inference(dst, floats, mkldnn=False, ir_optim=False)
+    for img, out in zip(IMAGES, outs):
+        ER.write_f32(os.path.join(ER.ROOT, f"tests/data/reference/paddlex_{name}_images/"
+                                           f"{img[:-4]}.f32"), out)
+    e["image_references"] = dict(
+        dir=f"tests/data/reference/paddlex_{name}_images", images=IMAGES,
+        preprocessing="opencv-python " + __import__("cv2").__version__ + " INTER_LINEAR",
+        argmax=[int(np.argmax(o)) for o in outs])
+    if exact[0] is not None:
+        ref = ER.run_paddle_inference(dst, exact, mkldnn=False, ir_optim=False)
+        e["image_references"]["u8_pad_vs_paddleocr_float_pad"] = ER.maxdiff(outs, ref)
+
+
 def export_one(t, models):
     name, (h, w) = t["name"], t["hw"]
     ER.log(f"\n=== {name}: {t['build'].__name__}({t['kwargs']}) {h}x{w} {t['head']}")
@@ -333,6 +401,7 @@ def export_one(t, models):
         ("output_spread_across_inputs", spread),
     ])
     e["argmax"] = outs.argmax(1).tolist()
+    image_references(t, dst, e)
     e["graph"] = ER.graph_stats(omodel)
     models[name] = e
     ER.log(f"ops {e['graph']['op_counts']}")

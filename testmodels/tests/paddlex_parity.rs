@@ -5,9 +5,10 @@
 //! optimizations and MKLDNN off) and onnxruntime on the five reference inputs at the model's own
 //! size: max |diff| <= 1e-5 (all outputs are probabilities) and the same top-5.
 
+use pplcnet::preprocess::{load_image, Pipeline};
 use pplcnet::OutputKind;
-use pplcnet_testmodels::models::PADDLEX_MODELS;
-use pplcnet_testmodels::parity::{assert_close, reference_cases_hw};
+use pplcnet_testmodels::models::{PADDLEX_MODELS, PADDLEX_PREPROCESSING};
+use pplcnet_testmodels::parity::{assert_close, data_dir, reference_cases_hw};
 use pplcnet_testmodels::Model;
 
 /// Probabilities (softmax or sigmoid outputs).
@@ -88,6 +89,55 @@ fn vehicle_attribute() {
 #[test]
 fn ppocr_mobilenetv3_cls() {
     check("ppocr_mobilenetv3_cls", 48, 192, OutputKind::Probabilities);
+}
+
+/// Whole image files, as `pplcnet predict` handles them: decoded, prepared with the preprocessing
+/// of the model's inference.yml (`PADDLEX_PREPROCESSING`, made as pplcnet's build.rs makes
+/// `pplcnet::PREPROCESSING`) and classified, against Paddle Inference on the same files prepared
+/// by OpenCV (`tools/export_paddlex.py`, `tests/data/reference/paddlex_<name>_images/`).
+#[test]
+fn image_files_through_the_models_own_preprocessing() {
+    let sizes = [
+        ("pplcnet_doc_ori", 224, 224),
+        ("pplcnet_textline_ori", 80, 160),
+        ("pplcnet_table_cls", 224, 224),
+        ("pplcnet_pedestrian_attribute", 256, 192),
+        ("pplcnet_vehicle_attribute", 192, 256),
+        ("ppocr_mobilenetv3_cls", 48, 192),
+    ];
+    assert_eq!(PADDLEX_PREPROCESSING.len(), sizes.len());
+    for (name, height, width) in sizes {
+        let (_, preprocessing) = PADDLEX_PREPROCESSING
+            .iter()
+            .find(|(n, _)| *n == name)
+            .expect("preprocessing of every task model");
+        let pipeline = Pipeline {
+            preprocessing: *preprocessing,
+            height,
+            width,
+            allow_upscale: true,
+        };
+        let refs = data_dir().join(format!("reference/paddlex_{name}_images"));
+        let mut n = 0;
+        for entry in std::fs::read_dir(&refs).expect("image references") {
+            let path = entry.expect("entry").path();
+            let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let img = load_image(&data_dir().join(format!("preprocess/{stem}.png"))).unwrap();
+            let mut input = vec![0u8; pipeline.output_len()];
+            pipeline.run_into(&img, &mut input).unwrap();
+            let bytes = std::fs::read(&path).unwrap();
+            let want: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            for stem_m in [format!("paddlex_{name}"), format!("paddlex_{name}_onnx")] {
+                let got = (model(&stem_m).run)(&input);
+                assert_close(&format!("{stem_m}/{stem}.png"), &got, &want, TOLERANCE);
+            }
+            n += 1;
+        }
+        assert_eq!(n, 3, "{name}: images");
+    }
 }
 
 /// No standalone activation, multiply or add after fusion (as the other test models).

@@ -87,6 +87,32 @@ impl InferenceYml {
     }
 }
 
+/// `pplcnet::Preprocessing` as a Rust expression (with `Preprocessing` and `Resize` in scope): the
+/// resize mode `resize` (else the file's, else PaddleClas's short side 256 scaled to the input
+/// side), BGR when the file says so, and the padding bytes: the normalisation mean of `spec` in
+/// pixel units, `round(mean / scale)` in f32 (127 for PaddleOCR's 0.5 and 1/255).
+pub fn preprocessing_expr(
+    yml: Option<&InferenceYml>,
+    resize: Option<Resize>,
+    spec: &InputSpec,
+) -> String {
+    let resize = match resize.or(yml.and_then(|y| y.resize)) {
+        Some(Resize::ShortSideCrop { short, .. }) => {
+            format!("Resize::ShortSideCrop {{ short: {short} }}")
+        }
+        Some(Resize::Exact { .. }) => "Resize::Exact".to_string(),
+        Some(Resize::HeightPadWidth { .. }) => "Resize::HeightPadWidth".to_string(),
+        None => {
+            let side = spec.height.min(spec.width) as f64;
+            let short = (side * 256.0 / 224.0).round() as u32;
+            format!("Resize::ShortSideCrop {{ short: {short} }}")
+        }
+    };
+    let bgr = yml.is_some_and(|y| y.bgr);
+    let pad = [0, 1, 2].map(|c| (spec.mean[c] / spec.scale).round().clamp(0.0, 255.0) as u8);
+    format!("Preprocessing {{ resize: {resize}, bgr: {bgr}, pad: {pad:?} }}")
+}
+
 /// The `inference.yml` that belongs to the model at `model`: inside a model directory, or next to
 /// a model file (`inference.onnx`, `inference.json`, ...). `None` when there is none.
 pub fn find(model: &Path) -> Option<PathBuf> {
