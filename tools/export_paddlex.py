@@ -4,6 +4,10 @@ classification, pedestrian and vehicle attributes, PP-OCR's MobileNetV3 text dir
 with seeded weights, as PaddleX ships them, with reference outputs.
 
 Run from anywhere:   .venv/bin/python tools/export_paddlex.py [name ...]
+Full-size x1_0 models (not committed, target/paddlex_full/):
+                     .venv/bin/python tools/export_paddlex.py --full [name ...]
+  then, per model:   PPLCNET_MODEL=target/paddlex_full/<name> cargo build --release
+                     .venv/bin/python tools/export_paddlex.py --full <name> --check target/release/pplcnet
 
 Per model (tests/data/paddlex/<name>/), what a PaddleX model directory holds after
 `paddlex --paddle2onnx`:
@@ -411,11 +415,78 @@ def export_one(t, models):
         raise SystemExit(f"{name}: Paddle Inference and onnxruntime disagree")
 
 
+FULL_DIR = os.path.join(ER.ROOT, "target", "paddlex_full")
+
+
+def full_size(t):
+    """The task at PaddleX's real width (PPLCNet_x1_0, 1280-wide head) where it was reduced."""
+    if t["build"] is not V1.PPLCNet_x0_25 or "class_expand" not in t["kwargs"]:
+        return None
+    kwargs = {k: v for k, v in t["kwargs"].items() if k != "class_expand"}
+    return dict(t, build=V1.PPLCNet_x1_0, kwargs=kwargs, note="full size (not committed)")
+
+
+def export_full(names, check_bin):
+    """`--full`: the x1_0 task models at full size into target/paddlex_full/<name>/ (not
+    committed): the PaddleX directory, the reference inputs as .rgb files and Paddle Inference's
+    outputs. With `--check BIN` (a `pplcnet` binary built with PPLCNET_MODEL=that directory), runs
+    `BIN predict --json --logits` on the inputs and prints max |diff| against Paddle Inference."""
+    import subprocess
+    for t in TASKS:
+        f = full_size(t)
+        if f is None or (names and t["name"] not in names):
+            continue
+        name, (h, w) = t["name"], t["hw"]
+        dst = os.path.join(FULL_DIR, name)
+        if check_bin:
+            worst = 0.0
+            for inp in ER.make_inputs(h, w):
+                ref = np.fromfile(os.path.join(dst, "paddle_inference", f"{inp}.f32"), np.float32)
+                out = subprocess.run([check_bin, "predict", "--json", "--logits",
+                                      os.path.join(dst, "inputs", f"{inp}.rgb")],
+                                     check=True, capture_output=True, text=True).stdout
+                got = np.array(json.loads(out)["logits"], np.float32)
+                worst = max(worst, float(np.abs(got - ref).max()))
+            ER.log(f"{name} (full size): pplcnet vs Paddle Inference max |diff| {worst:.2e}")
+            continue
+        ins = ER.make_inputs(h, w)
+        xs = [normalize(u8, t["norm"]) for u8 in ins.values()]
+        calib_x = np.concatenate([normalize(u8, t["norm"]) for u8 in calibration(ins, h, w)])
+        with paddle.utils.unique_name.guard():
+            state = ER.seeded_state(f["kwargs"], SEED + TASKS.index(t), calib_x, f["build"])[0]
+        net = f["build"](**f["kwargs"])
+        net.set_state_dict({k: paddle.to_tensor(v) for k, v in state.items()})
+        model = SigmoidExport(net) if t["head"] == "sigmoid" else ExportModel(net, True)
+        model.eval()
+        if os.path.isdir(dst):
+            shutil.rmtree(dst)
+        os.makedirs(os.path.join(dst, "inputs"))
+        ER.paddle_export(model, dst, hw=(h, w))
+        with open(os.path.join(dst, "inference.yml"), "w") as fh:
+            fh.write(inference_yml(t))
+        ER.to_onnx(dst, os.path.join(dst, "inference.onnx"))
+        pi = ER.run_paddle_inference(dst, xs, mkldnn=False, ir_optim=False)
+        ox = ER.run_ort(os.path.join(dst, "inference.onnx"), xs)
+        for (inp, u8), out in zip(ins.items(), pi):
+            u8.tofile(os.path.join(dst, "inputs", f"{inp}.rgb"))
+            ER.write_f32(os.path.join(dst, "paddle_inference", f"{inp}.f32"), out)
+        ER.log(f"{name} (full size, {os.path.getsize(os.path.join(dst, 'inference.pdiparams'))} "
+               f"bytes of weights): Paddle Inference vs onnxruntime {ER.maxdiff(pi, ox):.2e}")
+
+
 def main():
     logging.getLogger().setLevel(logging.ERROR)
     paddle.seed(0)
     np.random.seed(0)
-    only = set(sys.argv[1:])
+    args = sys.argv[1:]
+    if args and args[0] == "--full":
+        check = None
+        if "--check" in args:
+            i = args.index("--check")
+            check = args[i + 1]
+            args = args[:i] + args[i + 2:]
+        return export_full(set(args[1:]), check)
+    only = set(args)
     unknown = only - {t["name"] for t in TASKS}
     if unknown:
         raise SystemExit(f"unknown names: {sorted(unknown)}")
