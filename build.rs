@@ -3,6 +3,10 @@
 //! `inference.json` + `inference.pdiparams`) or a `.tar`/`.tgz` of one (default: the seeded
 //! PPLCNetV2_base in `model_assets/`);
 //! `PPLCNET_LABELS` picks a label file (`id name` per line, PaddleClas format).
+//! A PaddleX / PaddleOCR `inference.yml` beside the model (or named by `PPLCNET_INFERENCE_YML`;
+//! `none` ignores it) gives the input size, normalisation, labels, preprocessing and threshold;
+//! every `PPLCNET_*` variable overrides it. Also writes `$OUT_DIR/pplcnet_pipeline.rs`
+//! (`pplcnet::PREPROCESSING`, `pplcnet::THRESHOLD`).
 
 use std::path::PathBuf;
 
@@ -17,6 +21,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_STD");
     println!("cargo:rerun-if-env-changed=PPLCNET_PRECISION");
     println!("cargo:rerun-if-env-changed=PPLCNET_BF16_ISA");
+    println!("cargo:rerun-if-env-changed=PPLCNET_INFERENCE_YML");
+    println!("cargo:rerun-if-env-changed=PPLCNET_RESIZE");
+    println!("cargo:rerun-if-env-changed=PPLCNET_THRESHOLD");
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -42,7 +49,11 @@ fn main() {
     let mut compiler = pplcnet_codegen::Compiler::new(&model)
         .runtime_path("crate")
         .seeded_default(seeded_default);
-    compiler = compiler.input(input_spec());
+    let yml = inference_yml(&model);
+    let spec = input_spec(yml.as_ref().map_or_else(Default::default, |y| {
+        y.input_spec(pplcnet_codegen::InputSpec::default())
+    }));
+    compiler = compiler.input(spec.clone());
     let precision = precision();
     compiler = compiler.precision(precision);
     if precision == pplcnet_codegen::Precision::Bf16 {
@@ -67,8 +78,20 @@ fn main() {
         Ok(None) => None,
         Err(e) => fail(&e.to_string()),
     };
+    let yml_labels = yml.as_ref().and_then(|y| {
+        let l = y.labels.clone()?;
+        if l.len() != num_classes {
+            fail(&format!(
+                "{}: PostProcess label_list has {} labels for {num_classes} model outputs",
+                y.path.display(),
+                l.len()
+            ));
+        }
+        Some(l)
+    });
     let labels = match &labels_path {
         Some(p) => Some(read_labels(p, num_classes).unwrap_or_else(|e| fail(&e))),
+        None if yml_labels.is_some() => yml_labels,
         None if own.is_some() => own,
         None if num_classes == 1000 => {
             let p = root.join(DEFAULT_LABELS);
@@ -86,13 +109,83 @@ fn main() {
     if let Err(e) = compiler.compile_to(&out, "pplcnet_model") {
         fail(&e.to_string());
     }
+    write_pipeline(&out, yml.as_ref(), &spec);
+}
+
+/// The `inference.yml` of the model: `PPLCNET_INFERENCE_YML` (a file, or `none`), else the one in
+/// the model's directory (or beside the model file), if any.
+fn inference_yml(
+    model: &std::path::Path,
+) -> Option<pplcnet_codegen::load::inference_yml::InferenceYml> {
+    use pplcnet_codegen::load::inference_yml;
+    let path = match env("PPLCNET_INFERENCE_YML") {
+        Some(v) if v.eq_ignore_ascii_case("none") => return None,
+        Some(v) => PathBuf::from(v),
+        None => inference_yml::find(model)?,
+    };
+    println!("cargo:rerun-if-changed={}", path.display());
+    Some(inference_yml::read(&path).unwrap_or_else(|e| fail(&e.to_string())))
+}
+
+/// Writes `pplcnet_pipeline.rs`: the preprocessing (`PPLCNET_RESIZE`: `short=N`, `exact` or `pad`;
+/// else the inference.yml's; else PaddleClas's short side 256 scaled to the input) and the
+/// multi-label threshold (`PPLCNET_THRESHOLD`, else the inference.yml's, else 0.5).
+fn write_pipeline(
+    out: &std::path::Path,
+    yml: Option<&pplcnet_codegen::load::inference_yml::InferenceYml>,
+    spec: &pplcnet_codegen::InputSpec,
+) {
+    use pplcnet_codegen::load::inference_yml::{preprocessing_expr, Postprocess, Resize};
+    let resize = env("PPLCNET_RESIZE").map(|v| match v.trim() {
+        "exact" => Resize::Exact {
+            height: 0,
+            width: 0,
+        },
+        "pad" => Resize::HeightPadWidth {
+            height: 0,
+            width: 0,
+        },
+        other => match other.strip_prefix("short=").map(|n| n.trim().parse::<u32>()) {
+            Some(Ok(short)) if short > 0 => Resize::ShortSideCrop {
+                short,
+                crop_height: 0,
+                crop_width: 0,
+            },
+            _ => fail(&format!(
+                "PPLCNET_RESIZE={v:?}: expected short=N (resize the short side, center crop), exact or pad"
+            )),
+        },
+    });
+    let preprocessing = preprocessing_expr(yml, resize, spec);
+    let threshold = match env("PPLCNET_THRESHOLD") {
+        Some(v) => match v.trim().parse::<f32>() {
+            Ok(t) if t.is_finite() => t,
+            _ => fail(&format!("PPLCNET_THRESHOLD={v:?}: expected a number")),
+        },
+        None => match yml.and_then(|y| y.postprocess) {
+            Some(Postprocess::MultiLabel { threshold }) => threshold,
+            _ => 0.5,
+        },
+    };
+    let source = yml.map_or("PaddleClas defaults".to_string(), |y| {
+        y.path.display().to_string()
+    });
+    let text = format!(
+        "// @generated by pplcnet's build.rs from {source:?} and the PPLCNET_* variables.\n\
+         /// How an image becomes the embedded model's input.\n\
+         pub const PREPROCESSING: Preprocessing = {preprocessing};\n\
+         /// The score a multi-label class must reach to be reported (`MultiLabelThreshOutput`).\n\
+         pub const THRESHOLD: f32 = {threshold:?};\n"
+    );
+    if let Err(e) = std::fs::write(out.join("pplcnet_pipeline.rs"), text) {
+        fail(&format!("cannot write pplcnet_pipeline.rs: {e}"));
+    }
 }
 
 /// The input size for dynamic graphs (`PPLCNET_INPUT_SIZE`: `N` for N x N or `HxW`, default 224)
 /// and the normalisation (`PPLCNET_MEAN`, `PPLCNET_STD`: three values each, applied to x / 255 as
 /// PaddleClas's `NormalizeImage`; default ImageNet's).
-fn input_spec() -> pplcnet_codegen::InputSpec {
-    let mut spec = pplcnet_codegen::InputSpec::default();
+fn input_spec(mut spec: pplcnet_codegen::InputSpec) -> pplcnet_codegen::InputSpec {
     if let Some(size) = env("PPLCNET_INPUT_SIZE") {
         let side = |v: &str| {
             v.trim()

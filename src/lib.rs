@@ -21,6 +21,7 @@
 pub mod kernels;
 #[cfg(feature = "std")]
 pub mod parallel;
+pub mod pipeline;
 mod topk;
 
 #[cfg(feature = "image")]
@@ -35,6 +36,7 @@ pub mod report;
 pub use image;
 #[cfg(feature = "std")]
 pub use parallel::Parallel;
+pub use pipeline::{Preprocessing, Resize, PREPROCESSING, THRESHOLD};
 #[cfg(feature = "image")]
 pub use predict::{predict_paths, preprocess_image, Prediction, Predictor};
 pub use topk::top_k;

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, RgbImage};
 
-use crate::preprocess::{self, PreprocessConfig, PreprocessError};
+use crate::preprocess::{self, Pipeline, PreprocessConfig, PreprocessError};
 use crate::{
-    classify_with, top_k_vec, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, NUM_CLASSES,
+    classify_with, over_threshold, top_k_vec, OutputKind, Preprocessing, Resize, Workspace,
+    INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES, PREPROCESSING, THRESHOLD,
 };
 
 /// One image's result, with PaddleClas's field names.
@@ -70,15 +71,16 @@ pub fn model_preprocess_config() -> PreprocessConfig {
     }
 }
 
-/// Preprocesses a decoded image for [`classify`](crate::classify): the exact `INPUT_LEN` bytes
-/// PaddleClas would feed the network (resize short side, center crop), HWC RGB.
+/// Preprocesses a decoded image for [`classify`](crate::classify) with the model's own
+/// preprocessing ([`Pipeline::MODEL`]: its `inference.yml`'s, else PaddleClas's resize short side
+/// and center crop): the exact `INPUT_LEN` bytes the network is fed, HWC.
 pub fn preprocess_image(img: &DynamicImage) -> Result<Box<[u8; INPUT_LEN]>, PreprocessError> {
     let mut out = Box::new([0u8; INPUT_LEN]);
     let rgb = match img {
         DynamicImage::ImageRgb8(rgb) => std::borrow::Cow::Borrowed(rgb),
         other => std::borrow::Cow::Owned(other.to_rgb8()),
     };
-    preprocess::preprocess_into(&rgb, &model_preprocess_config(), &mut out[..])?;
+    Pipeline::MODEL.run_into(&rgb, &mut out[..])?;
     Ok(out)
 }
 
@@ -86,7 +88,7 @@ pub fn preprocess_image(img: &DynamicImage) -> Result<Box<[u8; INPUT_LEN]>, Prep
 pub struct Predictor {
     workspace: Box<Workspace>,
     input: Box<[u8; INPUT_LEN]>,
-    config: PreprocessConfig,
+    pipeline: Pipeline,
     top_k: usize,
 }
 
@@ -97,12 +99,13 @@ impl Default for Predictor {
 }
 
 impl Predictor {
-    /// Top-5 with the model's preprocessing ([`model_preprocess_config`]).
+    /// Top-5 (multi-label models: every class over [`THRESHOLD`]) with the model's preprocessing
+    /// ([`Pipeline::MODEL`]).
     pub fn new() -> Self {
         Predictor {
             workspace: Workspace::new_boxed(),
             input: Box::new([0u8; INPUT_LEN]),
-            config: model_preprocess_config(),
+            pipeline: Pipeline::MODEL,
             top_k: 5,
         }
     }
@@ -113,9 +116,26 @@ impl Predictor {
         self
     }
 
-    /// Use other resize/crop settings (the crop must still give `INPUT_LEN` bytes).
+    /// Use PaddleClas's resize-short / center crop with these settings (the crop must still give
+    /// `INPUT_LEN` bytes).
     pub fn with_config(mut self, config: PreprocessConfig) -> Self {
-        self.config = config;
+        self.pipeline = Pipeline {
+            preprocessing: Preprocessing {
+                resize: Resize::ShortSideCrop {
+                    short: config.resize_short,
+                },
+                ..PREPROCESSING
+            },
+            height: config.crop,
+            width: config.crop,
+            allow_upscale: config.allow_upscale,
+        };
+        self
+    }
+
+    /// Use another preprocessing (its output must still be `INPUT_LEN` bytes).
+    pub fn with_pipeline(mut self, pipeline: Pipeline) -> Self {
+        self.pipeline = pipeline;
         self
     }
 
@@ -125,9 +145,13 @@ impl Predictor {
         img: &RgbImage,
         filename: &str,
     ) -> Result<Prediction, PreprocessError> {
-        preprocess::preprocess_into(img, &self.config, &mut self.input[..])?;
+        self.pipeline.run_into(img, &mut self.input[..])?;
         let out = classify_with(&self.input, &mut self.workspace);
-        let top = top_k_vec(&out, self.top_k);
+        let top = if MODEL.output == OutputKind::MultiLabel {
+            over_threshold(&out, THRESHOLD)
+        } else {
+            top_k_vec(&out, self.top_k)
+        };
         Ok(Prediction {
             filename: filename.to_owned(),
             class_ids: top.iter().map(|t| t.0).collect(),

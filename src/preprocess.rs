@@ -529,5 +529,8 @@ fn resize_window(
     }
 }
 
+mod pipeline;
+pub use pipeline::{padded_width, Pipeline};
+
 #[cfg(test)]
 mod tests;

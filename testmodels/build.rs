@@ -17,6 +17,9 @@ use pplcnet_codegen::ir::{Activation, Conv, Graph, Op, Tensor, ValueId};
 use pplcnet_codegen::ops::max_pool::MaxPool;
 use pplcnet_codegen::{Bf16Isa, Compiler, InputSpec, Precision};
 
+#[path = "build_paddlex.rs"]
+mod paddlex;
+
 /// The seeded graph builder, shared with codegen's pass tests.
 #[path = "../codegen/tests/support/mod.rs"]
 mod support;
@@ -167,6 +170,7 @@ fn main() {
     }
     models.push_str(&table);
     models.push_str("];\n");
+    paddlex::compile(root, &out, &mut models, fail);
     bf16_models(root, &out, &mut models);
     write(&out.join("models.rs"), models.as_bytes());
 

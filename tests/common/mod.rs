@@ -39,10 +39,16 @@ pub fn reference_cases_sized(model: &str, input_len: usize) -> Vec<Case> {
         input_len,
         "{model}: input is not square RGB"
     );
-    let inputs = if side == 224 {
+    reference_cases_hw(model, side, side)
+}
+
+/// As [`reference_cases`] for a `height` x `width` input: inputs other than 224x224 are in
+/// `tests/data/inputs/<height>x<width>/`.
+pub fn reference_cases_hw(model: &str, height: usize, width: usize) -> Vec<Case> {
+    let inputs = if (height, width) == (224, 224) {
         data_dir().join("inputs")
     } else {
-        data_dir().join("inputs").join(format!("{side}x{side}"))
+        data_dir().join("inputs").join(format!("{height}x{width}"))
     };
     let dir = data_dir().join("reference").join(model);
     let mut cases: Vec<Case> = std::fs::read_dir(&dir)

@@ -1,6 +1,7 @@
 //! Front ends: one reader per model format, all producing the same [`crate::ir::Graph`].
 
 pub mod builder;
+pub mod inference_yml;
 mod onnx;
 pub mod onnx_proto;
 pub mod paddle;
@@ -49,7 +50,7 @@ pub fn load_model(path: &Path, spec: &InputSpec) -> Result<Graph> {
 /// (for a Paddle directory: the directory and its model and parameter files).
 /// The class names a model file carries, if any: for ONNX files, the `character` metadata entry
 /// (one label per line), where PaddleX exports put their label list. `None` for other formats
-/// or when absent (`inference.yml` labels are not read yet).
+/// or when absent (an `inference.yml` beside the model has its own: [`inference_yml`]).
 pub fn model_labels(path: &Path) -> Result<Option<Vec<String>>> {
     if path.extension().is_none_or(|e| e != "onnx") || path.is_dir() {
         return Ok(None);

@@ -114,9 +114,11 @@ pub(super) fn info() -> io::Result<ExitCode> {
     writeln!(out, "output:           {kind}")?;
     writeln!(out, "parameters:       {}", thousands(m.params))?;
     writeln!(out, "MACs per image:   {}", thousands(m.macs))?;
+    let p = pplcnet::PREPROCESSING;
+    let order = if p.bgr { "BGR" } else { "RGB" };
     writeln!(
         out,
-        "input:            {INPUT_WIDTH}x{INPUT_HEIGHT}x3 u8 RGB, HWC ({INPUT_LEN} bytes)"
+        "input:            {INPUT_WIDTH}x{INPUT_HEIGHT}x3 u8 {order}, HWC ({INPUT_LEN} bytes)"
     )?;
     writeln!(out, "classes:          {NUM_CLASSES}")?;
     writeln!(
@@ -129,10 +131,20 @@ pub(super) fn info() -> io::Result<ExitCode> {
         "weight bytes:     {}",
         thousands(m.weight_bytes as u64)
     )?;
-    writeln!(
-        out,
-        "preprocessing:    resize short side 256 (OpenCV INTER_LINEAR), center crop {INPUT_WIDTH}"
-    )?;
+    let resize = match p.resize {
+        pplcnet::Resize::ShortSideCrop { short } => {
+            format!("resize short side {short}, center crop {INPUT_WIDTH}x{INPUT_HEIGHT}")
+        }
+        pplcnet::Resize::Exact => format!("resize to {INPUT_WIDTH}x{INPUT_HEIGHT}"),
+        pplcnet::Resize::HeightPadWidth => format!(
+            "resize to height {INPUT_HEIGHT} keeping the ratio (width <= {INPUT_WIDTH}), pad the width with {:?}",
+            p.pad
+        ),
+    };
+    writeln!(out, "preprocessing:    {resize} (OpenCV INTER_LINEAR)")?;
+    if m.output == pplcnet::OutputKind::MultiLabel {
+        writeln!(out, "threshold:        {}", pplcnet::THRESHOLD)?;
+    }
     let feats = compiled_features();
     let on: Vec<&str> = feats.iter().filter(|f| f.1).map(|f| f.0).collect();
     let off: Vec<&str> = feats.iter().filter(|f| !f.1).map(|f| f.0).collect();

@@ -64,7 +64,7 @@ pub(super) fn walk_images(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<S
 /// Reads one input into `buf`: a raw `.rgb` file or an image to decode and preprocess.
 pub(super) fn load_input(
     path: &Path,
-    cfg: &PreprocessConfig,
+    cfg: &Pipeline,
     buf: &mut [u8; INPUT_LEN],
 ) -> Result<(), String> {
     if is_raw_rgb(path) {
@@ -86,7 +86,7 @@ pub(super) fn load_input(
         return Ok(());
     }
     let img = preprocess::load_image(path).map_err(|e| reason(&e))?;
-    preprocess::preprocess_into(&img, cfg, &mut buf[..]).map_err(|e| reason(&e))
+    cfg.run_into(&img, &mut buf[..]).map_err(|e| reason(&e))
 }
 
 /// Runs `work(index, workspace, buffer)` for indices `0..n` on `threads` workers, handing each

@@ -25,7 +25,7 @@ mod input;
 mod predict;
 
 use input::*;
-use pplcnet::preprocess::{self, PreprocessConfig, PreprocessError};
+use pplcnet::preprocess::{self, Pipeline, PreprocessError};
 use pplcnet::report;
 use pplcnet::{
     LayerInfo, Workspace, INPUT_HEIGHT, INPUT_LEN, INPUT_WIDTH, LABELS, MODEL, NUM_CLASSES,
@@ -48,7 +48,7 @@ enum Command {
     Eval(EvalArgs),
     /// Measure the latency and throughput of `classify`.
     Bench(BenchArgs),
-    /// Write the exact 224x224x3 RGB bytes `classify` sees for an image.
+    /// Write the exact input bytes (INPUT_HEIGHT x INPUT_WIDTH x 3) `classify` sees for an image.
     Preprocess(PreprocessArgs),
     /// Describe the embedded model, its kernel plan and the CPU features this binary was built for.
     Info,
@@ -56,28 +56,35 @@ enum Command {
 
 #[derive(Args, Clone, Copy)]
 struct ResizeOpts {
-    /// Resize the short side to this many pixels before the center crop (PaddleClas resize_short).
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65535))]
-    resize_short: u32,
+    /// Resize the short side to this many pixels, then center crop (PaddleClas resize_short);
+    /// default: the model's own preprocessing (its inference.yml, else short side 256).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65535))]
+    resize_short: Option<u32>,
     /// Accept images smaller than the crop by upscaling them (PaddleClas always does).
     #[arg(long)]
     allow_upscale: bool,
 }
 
 impl ResizeOpts {
-    fn config(&self) -> PreprocessConfig {
-        PreprocessConfig {
-            resize_short: self.resize_short,
-            crop: INPUT_WIDTH as u32,
+    /// The model's preprocessing ([`Pipeline::MODEL`]), with `--resize-short` and
+    /// `--allow-upscale` applied.
+    fn config(&self) -> Pipeline {
+        let mut p = Pipeline {
             allow_upscale: self.allow_upscale,
+            ..Pipeline::MODEL
+        };
+        if let Some(short) = self.resize_short {
+            p.preprocessing.resize = pplcnet::Resize::ShortSideCrop { short };
         }
+        p
     }
 }
 
 #[derive(Args)]
 struct PredictArgs {
     /// Image files, directories (searched recursively for .jpg .jpeg .png .bmp .JPG .JPEG, sorted),
-    /// or .rgb files of exactly 224*224*3 bytes (HWC RGB) that go straight to the model.
+    /// or .rgb files of exactly INPUT_LEN bytes (HWC, the model's channel order) that go straight
+    /// to the model. Images get the model's own preprocessing (`pplcnet info` shows it).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// How many classes to report per image.
@@ -90,9 +97,10 @@ struct PredictArgs {
     #[arg(long, requires = "json")]
     logits: bool,
     /// Multi-label models (MODEL.output = MultiLabel): report every class scoring at least this,
-    /// best first (PaddleClas's MultiLabelThreshOutput), instead of the top K.
-    #[arg(long, default_value_t = 0.5)]
-    threshold: f32,
+    /// best first (PaddleClas's MultiLabelThreshOutput), instead of the top K; default: the
+    /// model's (its inference.yml's, else 0.5).
+    #[arg(long)]
+    threshold: Option<f32>,
     /// Worker threads (each with its own workspace); default: all cores.
     #[arg(long, visible_alias = "threads", value_name = "N")]
     batch_threads: Option<usize>,

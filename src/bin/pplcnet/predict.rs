@@ -49,7 +49,7 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
             load_input(path, &cfg, buf)?;
             let probs = pplcnet::classify_with(buf, ws);
             let top = if MODEL.output == pplcnet::OutputKind::MultiLabel {
-                pplcnet::over_threshold(&probs, a.threshold)
+                pplcnet::over_threshold(&probs, a.threshold.unwrap_or(pplcnet::THRESHOLD))
             } else {
                 pplcnet::top_k_vec(&probs, k)
             };

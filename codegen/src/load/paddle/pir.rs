@@ -53,6 +53,10 @@ fn signature(
         "full" => ("full", &[], OUT),
         "full_int_array" => ("full_int_array", &[], OUT),
         "assign" => ("assign", X, OUT),
+        "shape" => ("shape", &["Input"], OUT),
+        "shape64" => ("shape64", &["Input"], OUT),
+        "slice" => ("slice", &["Input", "StartsTensor", "EndsTensor"], OUT),
+        "stack" => ("stack", X, &["Y"]),
         _ => return None,
     })
 }
@@ -173,6 +177,22 @@ pub(crate) fn parse(file: &Path, bytes: &[u8]) -> Result<Program> {
         }
         for (id, _) in &results {
             names.insert(*id, format!("%{id}"));
+        }
+        // builtin.combine: a list of values, read by the next op (stack) as one operand.
+        if type_name == "0.combine" {
+            let out = results
+                .first()
+                .map(|(id, _)| format!("%{id}"))
+                .ok_or_else(|| err(&node_name, "combine without a result".into()))?;
+            out_ops.push(PaddleOp {
+                kind: "combine".to_string(),
+                type_name: type_name.clone(),
+                name: node_name,
+                inputs: vec![("X".to_string(), operand_names)],
+                outputs: vec![("Out".to_string(), vec![out])],
+                attrs,
+            });
+            continue;
         }
         let Some(short) = type_name.strip_prefix("1.") else {
             return Err(err(

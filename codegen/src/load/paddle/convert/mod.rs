@@ -19,6 +19,7 @@ use crate::InputSpec;
 
 mod ctx;
 mod layers;
+mod shape_ops;
 
 use ctx::{Ctx, PaddleAttrs};
 use layers::{binary, conv, reshape, sym_shape};
@@ -439,7 +440,11 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
             let x = ctx.sym(b, "X")?;
             b.define(&out, x);
         }
-        _ => return Err(ctx.err(format!("unsupported operator '{}'", op.type_name))),
+        other => {
+            if !shape_ops::convert(b, ctx, other)? {
+                return Err(ctx.err(format!("unsupported operator '{}'", op.type_name)));
+            }
+        }
     }
     Ok(())
 }
