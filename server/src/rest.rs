@@ -173,7 +173,6 @@ async fn infer_inner(
     deadline: Instant,
 ) -> Result<Response, (StatusCode, InferError)> {
     let err = |e: InferError| (status(e.kind), e);
-    protocol::check_model(&s.limits, name, version).map_err(err)?;
     let limit = s.limits.max_body_bytes;
     let too_large = || {
         err(InferError::new(
@@ -183,12 +182,17 @@ async fn infer_inner(
     };
     if let Some(len) = headers.get(header::CONTENT_LENGTH) {
         match len.to_str().ok().and_then(|v| v.parse::<u64>().ok()) {
-            Some(n) if n > limit as u64 => return Err(too_large()),
+            Some(n) if n > limit as u64 => {
+                drain(body, deadline).await;
+                return Err(too_large());
+            }
             Some(_) => {}
             None => return Err(err(InferError::bad("invalid Content-Length"))),
         }
     }
-    // The body must arrive, whole, before the deadline: a client dripping it holds only this task.
+    // The body must arrive, whole, before the deadline: a client dripping it holds only this
+    // task, never a worker. It is read before any other check so that an error answer does not
+    // leave a half-sent body behind (the client would see a reset instead of the error).
     let bytes = match tokio::time::timeout_at(deadline.into(), axum::body::to_bytes(body, limit)).await {
         Err(_) => {
             return Err((
@@ -197,15 +201,14 @@ async fn infer_inner(
             ))
         }
         Ok(Err(e)) => {
-            if std::error::Error::source(&e)
-                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            {
+            if is_length_limit(&e) {
                 return Err(too_large());
             }
             return Err(err(InferError::bad(format!("cannot read the request body: {e}"))));
         }
         Ok(Ok(b)) => b,
     };
+    protocol::check_model(&s.limits, name, version).map_err(err)?;
     let (json_part, binary) = split_binary(headers, bytes).map_err(err)?;
     let req: rest_json::InferRequest = serde_json::from_slice(&json_part)
         .map_err(|e| err(InferError::bad(format!("malformed inference request JSON: {e}"))))?;
@@ -227,6 +230,40 @@ async fn infer_inner(
         }
     }
     Ok(resp)
+}
+
+/// The most bytes of a too-large body read and discarded so that the client can read the 413
+/// answer (HTTP/1 clients usually send the whole body before they read).
+const DRAIN_MAX: usize = 64 << 20;
+
+/// Reads and discards up to [`DRAIN_MAX`] bytes of `body`, until `deadline`.
+async fn drain(body: Body, deadline: Instant) {
+    use http_body_util::BodyExt;
+    let mut body = body;
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout_at(deadline.into(), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(d) = frame.data_ref() {
+                seen += d.len();
+                if seen > DRAIN_MAX {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+/// Whether a body error is the size limit.
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        src = s.source();
+    }
+    false
 }
 
 /// Splits a body into its JSON part and the binary data after it (binary tensor extension).
