@@ -207,9 +207,7 @@ pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), PreprocessError> {
 }
 
 /// The decoder for `bytes` (format sniffed, memory limited) and the image's declared size.
-fn open_decoder(
-    bytes: &[u8],
-) -> Result<(impl ImageDecoder + use<'_>, u32, u32), PreprocessError> {
+fn open_decoder(bytes: &[u8]) -> Result<(impl ImageDecoder + use<'_>, u32, u32), PreprocessError> {
     if bytes.is_empty() {
         return Err(PreprocessError::Empty);
     }

@@ -501,7 +501,11 @@ fn oversized_raw_input_is_refused() {
     std::fs::write(&big, vec![7u8; INPUT_LEN + 1]).unwrap();
     let o = run(&["predict", big.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains(&INPUT_LEN.to_string()), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&INPUT_LEN.to_string()),
+        "{}",
+        stderr(&o)
+    );
     // exactly INPUT_LEN bytes is fine
     let ok = d.join("ok.rgb");
     std::fs::write(&ok, vec![7u8; INPUT_LEN]).unwrap();

@@ -125,13 +125,17 @@ fn contents(datatype: &str, c: pb::InferTensorContents) -> InputData {
             for v in c.uint_contents {
                 match u8::try_from(v) {
                     Ok(b) => out.push(b),
-                    Err(_) => return InputData::Invalid(format!("value {v} is out of range for UINT8")),
+                    Err(_) => {
+                        return InputData::Invalid(format!("value {v} is out of range for UINT8"))
+                    }
                 }
             }
             InputData::U8(out)
         }
         "BYTES" => InputData::Elements(c.bytes_contents.into_iter().map(Bytes::from).collect()),
-        _ => InputData::Invalid(format!("contents for datatype {datatype} are not supported")),
+        _ => InputData::Invalid(format!(
+            "contents for datatype {datatype} are not supported"
+        )),
     }
 }
 

@@ -114,7 +114,10 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
 
     {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening rest={rest_addr} grpc={grpc_addr} workers={workers}")?;
+        writeln!(
+            out,
+            "listening rest={rest_addr} grpc={grpc_addr} workers={workers}"
+        )?;
         out.flush()?;
     }
 

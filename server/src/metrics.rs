@@ -21,7 +21,10 @@ struct Histogram {
 impl Histogram {
     fn observe(&self, d: Duration) {
         let s = d.as_secs_f64();
-        let i = BUCKETS.iter().position(|&b| s <= b).unwrap_or(BUCKETS.len());
+        let i = BUCKETS
+            .iter()
+            .position(|&b| s <= b)
+            .unwrap_or(BUCKETS.len());
         self.counts[i].fetch_add(1, Relaxed);
         self.sum_micros
             .fetch_add(d.as_micros().min(u64::MAX as u128) as u64, Relaxed);
@@ -78,12 +81,19 @@ impl Metrics {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        s.push_str("# HELP pplcnet_requests_total Requests answered, by protocol and status code.\n");
+        s.push_str(
+            "# HELP pplcnet_requests_total Requests answered, by protocol and status code.\n",
+        );
         s.push_str("# TYPE pplcnet_requests_total counter\n");
         for ((proto, code), n) in &requests {
-            let _ = writeln!(s, "pplcnet_requests_total{{protocol=\"{proto}\",code=\"{code}\"}} {n}");
+            let _ = writeln!(
+                s,
+                "pplcnet_requests_total{{protocol=\"{proto}\",code=\"{code}\"}} {n}"
+            );
         }
-        s.push_str("# HELP pplcnet_request_errors_total Requests answered with an error, by protocol.\n");
+        s.push_str(
+            "# HELP pplcnet_request_errors_total Requests answered with an error, by protocol.\n",
+        );
         s.push_str("# TYPE pplcnet_request_errors_total counter\n");
         for proto in ["http", "grpc"] {
             let errors: u64 = requests
@@ -91,7 +101,10 @@ impl Metrics {
                 .filter(|((p, code), _)| *p == proto && !is_success(code))
                 .map(|(_, n)| n)
                 .sum();
-            let _ = writeln!(s, "pplcnet_request_errors_total{{protocol=\"{proto}\"}} {errors}");
+            let _ = writeln!(
+                s,
+                "pplcnet_request_errors_total{{protocol=\"{proto}\"}} {errors}"
+            );
         }
         s.push_str("# HELP pplcnet_infer_duration_seconds Inference request latency, from the request to the answer.\n");
         s.push_str("# TYPE pplcnet_infer_duration_seconds histogram\n");
@@ -110,20 +123,70 @@ impl Metrics {
                 "pplcnet_infer_duration_seconds_bucket{{protocol=\"{proto}\",le=\"+Inf\"}} {cum}"
             );
             let sum = h.sum_micros.load(Relaxed) as f64 / 1e6;
-            let _ = writeln!(s, "pplcnet_infer_duration_seconds_sum{{protocol=\"{proto}\"}} {sum}");
-            let _ = writeln!(s, "pplcnet_infer_duration_seconds_count{{protocol=\"{proto}\"}} {cum}");
+            let _ = writeln!(
+                s,
+                "pplcnet_infer_duration_seconds_sum{{protocol=\"{proto}\"}} {sum}"
+            );
+            let _ = writeln!(
+                s,
+                "pplcnet_infer_duration_seconds_count{{protocol=\"{proto}\"}} {cum}"
+            );
         }
         for (name, kind, help, v) in [
-            ("pplcnet_images_total", "counter", "Images classified.", &self.images),
-            ("pplcnet_queue_full_total", "counter", "Requests refused at once because the queue was full.", &self.queue_full),
-            ("pplcnet_jobs_skipped_total", "counter", "Queued jobs dropped because their client left or their deadline passed.", &self.jobs_skipped),
-            ("pplcnet_queue_depth", "gauge", "Jobs waiting for a worker.", &self.queue_depth),
-            ("pplcnet_queue_capacity", "gauge", "The most jobs that may wait.", &self.queue_capacity),
-            ("pplcnet_workers_alive", "gauge", "Worker threads running.", &self.workers_alive),
-            ("pplcnet_workers_busy", "gauge", "Workers computing now.", &self.workers_busy),
-            ("pplcnet_http_connections", "gauge", "Open REST connections.", &self.connections),
+            (
+                "pplcnet_images_total",
+                "counter",
+                "Images classified.",
+                &self.images,
+            ),
+            (
+                "pplcnet_queue_full_total",
+                "counter",
+                "Requests refused at once because the queue was full.",
+                &self.queue_full,
+            ),
+            (
+                "pplcnet_jobs_skipped_total",
+                "counter",
+                "Queued jobs dropped because their client left or their deadline passed.",
+                &self.jobs_skipped,
+            ),
+            (
+                "pplcnet_queue_depth",
+                "gauge",
+                "Jobs waiting for a worker.",
+                &self.queue_depth,
+            ),
+            (
+                "pplcnet_queue_capacity",
+                "gauge",
+                "The most jobs that may wait.",
+                &self.queue_capacity,
+            ),
+            (
+                "pplcnet_workers_alive",
+                "gauge",
+                "Worker threads running.",
+                &self.workers_alive,
+            ),
+            (
+                "pplcnet_workers_busy",
+                "gauge",
+                "Workers computing now.",
+                &self.workers_busy,
+            ),
+            (
+                "pplcnet_http_connections",
+                "gauge",
+                "Open REST connections.",
+                &self.connections,
+            ),
         ] {
-            let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                s,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                v.load(Relaxed)
+            );
         }
         s
     }

@@ -93,7 +93,10 @@ impl Pool {
     pub fn submit(&self, job: Job) -> Result<(), InferError> {
         let guard = self.tx.lock().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = guard.as_ref() else {
-            return Err(InferError::new(ErrorKind::Unavailable, "the server is shutting down"));
+            return Err(InferError::new(
+                ErrorKind::Unavailable,
+                "the server is shutting down",
+            ));
         };
         self.metrics.queue_depth.fetch_add(1, Relaxed);
         match tx.try_send(job) {
@@ -184,9 +187,10 @@ fn run(
         }
         let out = match &job.images {
             Images::Raw { data, .. } => {
-                let chunk: &[u8; INPUT_LEN] = data[i * INPUT_LEN..(i + 1) * INPUT_LEN]
-                    .try_into()
-                    .map_err(|_| InferError::new(ErrorKind::Internal, "input size"))?;
+                let chunk: &[u8; INPUT_LEN] =
+                    data[i * INPUT_LEN..(i + 1) * INPUT_LEN]
+                        .try_into()
+                        .map_err(|_| InferError::new(ErrorKind::Internal, "input size"))?;
                 classify_with(chunk, ws)
             }
             Images::Encoded(v) => {

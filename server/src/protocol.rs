@@ -141,12 +141,19 @@ pub fn images(inputs: Vec<InputTensor>, limits: &Limits) -> Result<Images, Infer
     if n > limits.max_batch {
         return Err(InferError::new(
             ErrorKind::TooLarge,
-            format!("batch of {n} images is over the limit of {}", limits.max_batch),
+            format!(
+                "batch of {n} images is over the limit of {}",
+                limits.max_batch
+            ),
         ));
     }
     match (input.datatype.as_str(), input.data) {
-        (_, InputData::Invalid(why)) => Err(InferError::bad(format!("input '{INPUT_NAME}': {why}"))),
-        (_, InputData::Missing) => Err(InferError::bad(format!("input '{INPUT_NAME}' has no data"))),
+        (_, InputData::Invalid(why)) => {
+            Err(InferError::bad(format!("input '{INPUT_NAME}': {why}")))
+        }
+        (_, InputData::Missing) => {
+            Err(InferError::bad(format!("input '{INPUT_NAME}' has no data")))
+        }
         ("UINT8", InputData::Raw(data)) => raw_images(n, data),
         ("UINT8", InputData::U8(v)) => raw_images(n, Bytes::from(v)),
         ("BYTES", InputData::Raw(data)) => encoded_images(n, split_bytes_elements(&data)?, limits),
@@ -232,7 +239,9 @@ pub fn split_bytes_elements(data: &Bytes) -> Result<Vec<Bytes>, InferError> {
     let mut at = 0usize;
     while at < data.len() {
         let Some(len) = data.get(at..at + 4) else {
-            return Err(InferError::bad("BYTES data ends inside an element's length prefix"));
+            return Err(InferError::bad(
+                "BYTES data ends inside an element's length prefix",
+            ));
         };
         let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
         at += 4;

@@ -35,9 +35,15 @@ pub fn router(state: Shared) -> Router {
         .route("/v2/health/ready", get(ready))
         .route("/v2", get(server_metadata))
         .route("/v2/models/{name}", get(model_metadata))
-        .route("/v2/models/{name}/versions/{version}", get(model_metadata_v))
+        .route(
+            "/v2/models/{name}/versions/{version}",
+            get(model_metadata_v),
+        )
         .route("/v2/models/{name}/ready", get(model_ready))
-        .route("/v2/models/{name}/versions/{version}/ready", get(model_ready_v))
+        .route(
+            "/v2/models/{name}/versions/{version}/ready",
+            get(model_ready_v),
+        )
         .route("/v2/models/{name}/infer", post(infer))
         .route("/v2/models/{name}/versions/{version}/infer", post(infer_v))
         .route("/metrics", get(metrics))
@@ -73,7 +79,11 @@ async fn live(AxState(s): AxState<Shared>) -> Response {
 
 async fn ready(AxState(s): AxState<Shared>) -> Response {
     let ok = s.ready();
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     reply(&s, code, json!({ "ready": ok }))
 }
 
@@ -125,7 +135,11 @@ async fn model_ready_v(
         return error_response(&s, status(e.kind), &e.message);
     }
     let ok = s.ready();
-    let code = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let code = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     reply(&s, code, json!({ "name": name, "ready": ok }))
 }
 
@@ -193,26 +207,36 @@ async fn infer_inner(
     // The body must arrive, whole, before the deadline: a client dripping it holds only this
     // task, never a worker. It is read before any other check so that an error answer does not
     // leave a half-sent body behind (the client would see a reset instead of the error).
-    let bytes = match tokio::time::timeout_at(deadline.into(), axum::body::to_bytes(body, limit)).await {
-        Err(_) => {
-            return Err((
-                StatusCode::REQUEST_TIMEOUT,
-                InferError::new(ErrorKind::Deadline, "the request body did not arrive before the deadline"),
-            ))
-        }
-        Ok(Err(e)) => {
-            if is_length_limit(&e) {
-                return Err(too_large());
+    let bytes =
+        match tokio::time::timeout_at(deadline.into(), axum::body::to_bytes(body, limit)).await {
+            Err(_) => {
+                return Err((
+                    StatusCode::REQUEST_TIMEOUT,
+                    InferError::new(
+                        ErrorKind::Deadline,
+                        "the request body did not arrive before the deadline",
+                    ),
+                ))
             }
-            return Err(err(InferError::bad(format!("cannot read the request body: {e}"))));
-        }
-        Ok(Ok(b)) => b,
-    };
+            Ok(Err(e)) => {
+                if is_length_limit(&e) {
+                    return Err(too_large());
+                }
+                return Err(err(InferError::bad(format!(
+                    "cannot read the request body: {e}"
+                ))));
+            }
+            Ok(Ok(b)) => b,
+        };
     protocol::check_model(&s.limits, name, version).map_err(err)?;
     let (json_part, binary) = split_binary(headers, bytes).map_err(err)?;
-    let req: rest_json::InferRequest = serde_json::from_slice(&json_part)
-        .map_err(|e| err(InferError::bad(format!("malformed inference request JSON: {e}"))))?;
-    let plan = protocol::plan_output(&req.outputs().map_err(err)?, req.binary_default()).map_err(err)?;
+    let req: rest_json::InferRequest = serde_json::from_slice(&json_part).map_err(|e| {
+        err(InferError::bad(format!(
+            "malformed inference request JSON: {e}"
+        )))
+    })?;
+    let plan =
+        protocol::plan_output(&req.outputs().map_err(err)?, req.binary_default()).map_err(err)?;
     let id = req.id.clone();
     let inputs = req.inputs(binary).map_err(err)?;
     let out = s.infer(inputs, plan, deadline).await.map_err(err)?;
@@ -222,11 +246,17 @@ async fn infer_inner(
     let h = resp.headers_mut();
     match header_len {
         Some(n) => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
             h.insert(HEADER_LEN, HeaderValue::from(n));
         }
         None => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
         }
     }
     Ok(resp)

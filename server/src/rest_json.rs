@@ -9,7 +9,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::protocol::{InferError, InputData, InputTensor, OutputData, OutputRequest, OutputTensor};
+use crate::protocol::{
+    InferError, InputData, InputTensor, OutputData, OutputRequest, OutputTensor,
+};
 
 /// `POST /v2/models/{name}/infer` body (or its JSON header, with the binary extension).
 #[derive(Deserialize)]
@@ -172,7 +174,9 @@ impl<'de> Visitor<'de> for Flatten<'_> {
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
         match u8::try_from(v) {
             Ok(b) => self.0.numbers.push(b),
-            Err(_) => self.0.invalid(format!("value {v} is out of range for UINT8")),
+            Err(_) => self
+                .0
+                .invalid(format!("value {v} is out of range for UINT8")),
         }
         Ok(())
     }
@@ -180,13 +184,16 @@ impl<'de> Visitor<'de> for Flatten<'_> {
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
         match u8::try_from(v) {
             Ok(b) => self.0.numbers.push(b),
-            Err(_) => self.0.invalid(format!("value {v} is out of range for UINT8")),
+            Err(_) => self
+                .0
+                .invalid(format!("value {v} is out of range for UINT8")),
         }
         Ok(())
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.0.invalid(format!("value {v} is not an integer (UINT8 data)"));
+        self.0
+            .invalid(format!("value {v} is not an integer (UINT8 data)"));
         Ok(())
     }
 
@@ -220,7 +227,9 @@ impl<'de> Visitor<'de> for Flatten<'_> {
             let value: Value = map.next_value()?;
             match (key.as_str(), value) {
                 ("b64", Value::String(s)) => got = Some(s),
-                _ => self.0.invalid(format!("unexpected object key '{key}' in data (only {{\"b64\": \"...\"}})")),
+                _ => self.0.invalid(format!(
+                    "unexpected object key '{key}' in data (only {{\"b64\": \"...\"}})"
+                )),
             }
         }
         if let Some(s) = got {

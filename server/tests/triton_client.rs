@@ -40,9 +40,12 @@ fn tritonclient_http_and_grpc() {
     // Encoded images (a PNG and a JPEG from the repository), preprocessed like the CLI.
     let mut enc_expected = Vec::new();
     let cfg = pplcnet::predict::model_preprocess_config();
-    for (i, p) in ["model_assets/chelsea.png", "tests/data/preprocess/photo_320x240.jpg"]
-        .iter()
-        .enumerate()
+    for (i, p) in [
+        "model_assets/chelsea.png",
+        "tests/data/preprocess/photo_320x240.jpg",
+    ]
+    .iter()
+    .enumerate()
     {
         let bytes = std::fs::read(root().join(p)).unwrap();
         let ext = p.rsplit('.').next().unwrap();
