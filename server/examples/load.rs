@@ -94,6 +94,16 @@ impl Conn {
     }
 }
 
+/// Kills the server when the measurement ends, however it ends.
+struct Kill(std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     let requests = arg("--requests", 10_000);
     let clients = arg("--clients", 4);
@@ -104,10 +114,10 @@ fn main() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start target/release/pplcnet-server (cargo build --release -p pplcnet-server)");
+    let stdout = child.stdout.take().unwrap();
+    let child = Kill(child);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
     let addr: SocketAddr = line
         .split_whitespace()
         .find_map(|w| w.strip_prefix("rest="))
@@ -159,7 +169,7 @@ fn main() {
     for i in 0..4 * workers {
         warm.request(&head, &bodies[i % bodies.len()]);
     }
-    let rss_before = rss_kib(child.id());
+    let rss_before = rss_kib(child.0.id());
     let next = AtomicUsize::new(0);
     let start = Instant::now();
     let results: Vec<(Vec<Duration>, usize, usize)> = std::thread::scope(|s| {
@@ -190,13 +200,14 @@ fn main() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let wall = start.elapsed();
-    let rss_after = rss_kib(child.id());
+    let rss_after = rss_kib(child.0.id());
     let mut lat: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
     let wrong: usize = results.iter().map(|r| r.1).sum();
     let failed: usize = results.iter().map(|r| r.2).sum();
     lat.sort();
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
-    let (status, metrics) = warm.request("GET /metrics HTTP/1.1\r\nHost: load\r\n\r\n", b"");
+    let (status, metrics) =
+        Conn::new(addr).request("GET /metrics HTTP/1.1\r\nHost: load\r\n\r\n", b"");
     assert_eq!(status, 200);
     let metrics = String::from_utf8(metrics).unwrap();
     let metric = |name: &str| {
@@ -230,8 +241,7 @@ fn main() {
         metric("pplcnet_request_errors_total{protocol=\"http\"}")
     );
     println!("{}", metric("pplcnet_images_total"));
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     if failed > 0 || wrong > 0 || lat.len() != requests {
         std::process::exit(1);
     }
