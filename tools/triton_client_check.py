@@ -10,7 +10,11 @@ Run by server/tests/triton_client.rs, which starts the server and writes DATA_DI
   bomb.png             a small PNG declaring a huge size
 Every check compares exact values (the f32 bits), or the protocol's error form and status.
 
-Usage: .venv-triton/bin/python tools/triton_client_check.py --http HOST:PORT --grpc HOST:PORT DATA_DIR
+With --busy-http/--busy-grpc (a second server with one worker and one queue slot) it also checks
+that a full queue answers 503 / UNAVAILABLE at once.
+
+Usage: .venv-triton/bin/python tools/triton_client_check.py --http HOST:PORT --grpc HOST:PORT \
+           [--busy-http HOST:PORT --busy-grpc HOST:PORT] DATA_DIR
 """
 import argparse
 import json
@@ -173,15 +177,57 @@ def run(mod, url, meta, raw, raw_expected, images, enc_expected, labels, bomb, p
     client.close()
 
 
+def queue_full(mod, url, meta, raw, raw_expected, proto):
+    """A server with one worker and one queue slot, sent 6 batches at once: at most 2 are taken,
+    the rest are refused at once with 503 / UNAVAILABLE; the accepted ones are exact."""
+    model, out_name = meta["model"], meta["output"]
+    reps = 12 // raw.shape[0] + 1
+    batch = np.concatenate([raw] * reps)[:12]
+    want = np.concatenate([raw_expected] * reps)[:12]
+    i = mod.InferInput("image", list(batch.shape), "UINT8")
+    i.set_data_from_numpy(batch)
+    results = []
+    if proto == "http":
+        client = mod.InferenceServerClient(url=url, concurrency=6)
+        pending = [client.async_infer(model, [i]) for _ in range(6)]
+        for p in pending:
+            try:
+                results.append((p.get_result(), None))
+            except InferenceServerException as e:
+                results.append((None, e))
+    else:
+        import queue
+        client = mod.InferenceServerClient(url=url)
+        done = queue.Queue()
+        for _ in range(6):
+            client.async_infer(model, [i], callback=lambda result, error: done.put((result, error)), client_timeout=60)
+        results = [done.get(timeout=60) for _ in range(6)]
+    unavailable = "503" if proto == "http" else "StatusCode.UNAVAILABLE"
+    ok = [r for r, e in results if e is None]
+    refused = [e for r, e in results if e is not None]
+    check(all(e.status() == unavailable and "queue is full" in e.message() for e in refused),
+          f"{proto}: queue full answers {unavailable}: {[(e.status(), e.message()) for e in refused]}")
+    check(len(ok) >= 1 and len(refused) >= 3, f"{proto}: queue full: {len(ok)} accepted, {len(refused)} refused")
+    check(all(same_bits(r.as_numpy(out_name), want) for r in ok), f"{proto}: accepted requests exact under a full queue")
+    client.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--http", required=True)
     ap.add_argument("--grpc", required=True)
+    ap.add_argument("--busy-http", help="a server with --workers 1 --queue-depth 1 (REST)")
+    ap.add_argument("--busy-grpc", help="the same server's gRPC address")
     ap.add_argument("data")
     a = ap.parse_args()
     loaded = load(a.data)
     run(httpclient, a.http, *loaded, proto="http")
     run(grpcclient, a.grpc, *loaded, proto="grpc")
+    meta, raw, raw_expected = loaded[0], loaded[1], loaded[2]
+    if a.busy_http:
+        queue_full(httpclient, a.busy_http, meta, raw, raw_expected, "http")
+    if a.busy_grpc:
+        queue_full(grpcclient, a.busy_grpc, meta, raw, raw_expected, "grpc")
     print(f"ok: {len(CHECKS)} checks passed (tritonclient http and grpc)")
 
 

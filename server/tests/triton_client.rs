@@ -1,6 +1,7 @@
 //! Triton's own Python clients (`tritonclient.http` and `tritonclient.grpc`, from PyPI) against
 //! the server binary: `tools/triton_client_check.py` checks metadata, raw and encoded-image
-//! inference bit for bit against `classify`, the classification extension and the error forms.
+//! inference bit for bit against `classify`, the classification extension, the error forms, and
+//! 503 / UNAVAILABLE from a full queue.
 //! Needs `.venv-triton` (`tools/setup_server_venv.sh`, run by `.ci/run`); without it the test
 //! says `skipped: <why>` on stderr (unless `PPLCNET_REQUIRE_TRITON` is set, as `.ci/run` does).
 
@@ -80,10 +81,13 @@ fn tritonclient_http_and_grpc() {
         "--max-pixels",
         "25000000",
     ]);
+    let busy = Server::start(&["--workers", "1", "--queue-depth", "1"]);
     let mut child = Command::new(&python)
         .arg(root().join("tools/triton_client_check.py"))
         .args(["--http", &server.rest.to_string()])
         .args(["--grpc", &server.grpc.to_string()])
+        .args(["--busy-http", &busy.rest.to_string()])
+        .args(["--busy-grpc", &busy.grpc.to_string()])
         .arg(&dir)
         .spawn()
         .expect("run tools/triton_client_check.py");
