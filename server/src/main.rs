@@ -101,8 +101,13 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut grpc_stop = stop_rx.clone();
     let grpc = tokio::spawn(
         tonic::transport::Server::builder()
-            .timeout(limits.deadline)
+            // A backstop for slow message bodies: the service's own deadline (the same length,
+            // started after the message arrived) answers DEADLINE_EXCEEDED first; tonic's
+            // timeout would answer CANCELLED.
+            .timeout(limits.deadline + Duration::from_secs(1))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .max_concurrent_streams(Some(256))
             .add_service(service)
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
