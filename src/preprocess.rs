@@ -161,24 +161,22 @@ fn decode_err(e: image::ImageError, width: u32, height: u32) -> PreprocessError 
 /// content) to 8-bit RGB the way OpenCV's `imread(IMREAD_COLOR)` followed by BGR→RGB does:
 /// EXIF orientation applied, grey replicated, alpha dropped (not blended), 16-bit samples reduced
 /// with `>> 8`. Memory is bounded: images over [`MAX_PIXELS`] are refused from their header,
-/// and decoders may not allocate more than [`MAX_DECODER_ALLOC`].
+/// and decoders may not allocate more than [`MAX_DECODER_ALLOC`]. A JPEG without its end-of-image
+/// marker (a truncated file) is refused rather than decoded with grey where data is missing.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
-    if bytes.is_empty() {
-        return Err(PreprocessError::Empty);
-    }
-    let mut reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| PreprocessError::Decode(image::ImageError::IoError(e)))?;
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODER_ALLOC);
-    reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| decode_err(e, 0, 0))?;
-    let (width, height) = decoder.dimensions();
-    if width as u64 * height as u64 > MAX_PIXELS {
+    decode_image_limited(bytes, MAX_PIXELS)
+}
+
+/// [`decode_image`] refusing images of more than `max_pixels` pixels (width × height, at most
+/// [`MAX_PIXELS`]) from their header, before anything is decoded.
+pub fn decode_image_limited(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, PreprocessError> {
+    let max_pixels = max_pixels.min(MAX_PIXELS);
+    let (mut decoder, width, height) = open_decoder(bytes)?;
+    if width as u64 * height as u64 > max_pixels {
         return Err(PreprocessError::TooLarge {
             width,
             height,
-            limit: format!("more than {MAX_PIXELS} pixels"),
+            limit: format!("more than {max_pixels} pixels"),
         });
     }
     if width == 0 || height == 0 {
@@ -198,6 +196,49 @@ pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
         DynamicImage::ImageRgb8(rgb) => Ok(rgb),
         other => Ok(other.to_rgb8()),
     }
+}
+
+/// The width and height an encoded image declares in its header, read without decoding any
+/// pixels (milliseconds even for a decompression bomb). The same checks as [`decode_image`]
+/// (format, truncated JPEG) apply.
+pub fn image_dimensions(bytes: &[u8]) -> Result<(u32, u32), PreprocessError> {
+    let (_, width, height) = open_decoder(bytes)?;
+    Ok((width, height))
+}
+
+/// The decoder for `bytes` (format sniffed, memory limited) and the image's declared size.
+fn open_decoder(bytes: &[u8]) -> Result<(impl ImageDecoder + use<'_>, u32, u32), PreprocessError> {
+    if bytes.is_empty() {
+        return Err(PreprocessError::Empty);
+    }
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PreprocessError::Decode(image::ImageError::IoError(e)))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && !jpeg_has_end(bytes) {
+        return Err(PreprocessError::Decode(image::ImageError::Decoding(
+            image::error::DecodingError::new(
+                image::ImageFormat::Jpeg.into(),
+                "the JPEG is truncated (no end-of-image marker after its last scan)",
+            ),
+        )));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODER_ALLOC);
+    reader.limits(limits);
+    let decoder = reader.into_decoder().map_err(|e| decode_err(e, 0, 0))?;
+    let (width, height) = decoder.dimensions();
+    Ok((decoder, width, height))
+}
+
+/// Whether a JPEG stream has an end-of-image marker (`FF D9`) after its last start-of-scan
+/// (`FF DA`). Entropy-coded data stuffs every `FF` byte with `00`, so neither marker can occur
+/// inside it; the last scan is the main image's (an EXIF thumbnail comes before it), and a file
+/// cut anywhere in or after its header lacks the end marker behind it. Trailing bytes after the
+/// end marker (some cameras append data) are accepted.
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let last_sos = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let from = last_sos.unwrap_or(0);
+    bytes[from..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
 /// 8-bit RGB exactly as OpenCV's IMREAD_COLOR produces it (then flipped to RGB).
@@ -243,8 +284,19 @@ fn to_rgb8_like_opencv(img: DynamicImage) -> RgbImage {
     }
 }
 
-/// Reads and decodes an image file (see [`decode_image`]).
+/// Reads and decodes an image file (see [`decode_image`]; the file is read with
+/// [`read_file_limited`] and at most [`MAX_FILE_BYTES`]).
 pub fn load_image(path: &Path) -> Result<RgbImage, PreprocessError> {
+    let bytes = read_file_limited(path, MAX_FILE_BYTES)?;
+    decode_image(&bytes)
+}
+
+/// Reads a whole regular file of at most `limit` bytes. Directories, FIFOs, sockets and devices
+/// are refused before they are opened (opening a FIFO waits for a writer; `/dev/zero` never
+/// ends), and the read itself stops after `limit + 1` bytes, so a file that grows while it is
+/// read cannot exhaust memory either.
+pub fn read_file_limited(path: &Path, limit: u64) -> Result<Vec<u8>, PreprocessError> {
+    use std::io::Read;
     let io = |source| PreprocessError::Io {
         path: path.to_path_buf(),
         source,
@@ -253,18 +305,32 @@ pub fn load_image(path: &Path) -> Result<RgbImage, PreprocessError> {
     if meta.is_dir() {
         return Err(io(std::io::Error::other("is a directory")));
     }
-    if meta.len() > MAX_FILE_BYTES {
+    if !meta.is_file() {
+        return Err(io(std::io::Error::other(
+            "not a regular file (a FIFO, socket or device); only regular files are read",
+        )));
+    }
+    let too_large = |len: u64| PreprocessError::TooLarge {
+        width: 0,
+        height: 0,
+        limit: format!("the file has {len} bytes, more than {limit}"),
+    };
+    if meta.len() > limit {
+        return Err(too_large(meta.len()));
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > limit {
         return Err(PreprocessError::TooLarge {
             width: 0,
             height: 0,
-            limit: format!(
-                "the file has {} bytes, more than {MAX_FILE_BYTES}",
-                meta.len()
-            ),
+            limit: format!("the file has more than {limit} bytes"),
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
-    decode_image(&bytes)
+    Ok(bytes)
 }
 
 /// The size PaddleClas resizes a `width`×`height` image to: the short side becomes `short`,

@@ -433,3 +433,134 @@ fn bench_and_info() {
     let layers = s.lines().filter(|l| l.starts_with("  ")).count();
     assert_eq!(layers, pplcnet::MODEL.layers.len());
 }
+
+/// Runs `pplcnet args...` with a time bound: a hang (e.g. opening a FIFO with no writer) fails
+/// the test instead of blocking it.
+fn run_bounded(args: &[&str], limit: std::time::Duration) -> Output {
+    use std::io::Read;
+    let mut child = bin()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run pplcnet");
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
+            child.stderr.take().unwrap().read_to_end(&mut err).unwrap();
+            return Output {
+                status,
+                stdout: out,
+                stderr: err,
+            };
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pplcnet {args:?} still running after {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn devices_and_fifos_are_refused_not_read() {
+    let limit = std::time::Duration::from_secs(20);
+    // /dev/zero never ends: as an image, as raw input, as an eval list.
+    for args in [
+        &["predict", "/dev/zero"][..],
+        &["preprocess", "/dev/zero", "-o", "/dev/null"],
+        &["eval", "--list", "/dev/zero"],
+    ] {
+        let o = run_bounded(args, limit);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+    // A FIFO with no writer: opening it would wait forever.
+    let d = scratch("fifo");
+    for name in ["in.rgb", "in.jpg"] {
+        let fifo = d.join(name);
+        let made = Command::new("mkfifo").arg(&fifo).status();
+        if !made.map(|s| s.success()).unwrap_or(false) {
+            use std::io::Write;
+            writeln!(std::io::stderr(), "skipped: the FIFO case (mkfifo failed)").unwrap();
+            return;
+        }
+        let o = run_bounded(&["predict", fifo.to_str().unwrap()], limit);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
+    }
+}
+
+#[test]
+fn oversized_raw_input_is_refused() {
+    let d = scratch("big-rgb");
+    let big = d.join("big.rgb");
+    std::fs::write(&big, vec![7u8; INPUT_LEN + 1]).unwrap();
+    let o = run(&["predict", big.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&INPUT_LEN.to_string()),
+        "{}",
+        stderr(&o)
+    );
+    // exactly INPUT_LEN bytes is fine
+    let ok = d.join("ok.rgb");
+    std::fs::write(&ok, vec![7u8; INPUT_LEN]).unwrap();
+    assert!(run(&["predict", ok.to_str().unwrap()]).status.success());
+}
+
+#[test]
+fn jpeg_cut_inside_its_scan_is_an_error() {
+    let full = std::fs::read(data("photo_320x240.jpg")).unwrap();
+    let d = scratch("cut-jpeg");
+    let whole = d.join("whole.jpg");
+    std::fs::write(&whole, &full).unwrap();
+    assert!(run(&["predict", whole.to_str().unwrap()]).status.success());
+    // Cut at several points inside the entropy-coded data (past the headers): each must fail
+    // with a message instead of classifying an image padded with grey.
+    for frac in [0.5, 0.8, 0.99] {
+        let cut = d.join(format!("cut{}.jpg", (frac * 100.0) as u32));
+        std::fs::write(&cut, &full[..(full.len() as f64 * frac) as usize]).unwrap();
+        let o = run(&["predict", cut.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "cut at {frac}");
+        assert!(stdout(&o).is_empty());
+        assert!(stderr(&o).contains("truncated"), "{}", stderr(&o));
+    }
+    // Bytes after the end-of-image marker do not make it truncated.
+    let mut trailing = full.clone();
+    trailing.extend_from_slice(b"trailing bytes some cameras append");
+    let t = d.join("trailing.jpg");
+    std::fs::write(&t, &trailing).unwrap();
+    assert!(run(&["predict", t.to_str().unwrap()]).status.success());
+}
+
+#[test]
+fn eval_list_without_entries_is_an_error() {
+    let d = scratch("empty-list");
+    let list = d.join("list.txt");
+    std::fs::write(&list, "\n   \n\n").unwrap();
+    let o = run(&["eval", "--list", list.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no entries"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[test]
+fn topk_larger_than_the_class_count_is_an_error() {
+    let img = data("photo_320x240.jpg");
+    let too_many = (NUM_CLASSES + 1).to_string();
+    let o = run(&["predict", "--topk", &too_many, &img]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(&format!("{NUM_CLASSES} classes")),
+        "{}",
+        stderr(&o)
+    );
+    let all = NUM_CLASSES.to_string();
+    let o = run(&["predict", "--topk", &all, &img]);
+    assert!(o.status.success());
+    assert_eq!(stdout(&o), expected_line(&img, NUM_CLASSES) + "\n");
+}

@@ -330,3 +330,32 @@ fn shared_photos_decode() {
         preprocess_into(&img, &PreprocessConfig::default(), &mut out).unwrap();
     }
 }
+
+#[test]
+fn limited_decode_and_header_dimensions() {
+    use pplcnet::preprocess::{decode_image_limited, image_dimensions, read_file_limited};
+    let p = data_dir().join("photo_320x240.jpg");
+    let bytes = read_file_limited(&p, 1 << 20).unwrap();
+    assert_eq!(image_dimensions(&bytes).unwrap(), (320, 240));
+    // At the limit it decodes, to exactly what decode_image gives; one pixel less is refused
+    // from the header.
+    let full = decode_image(&bytes).unwrap();
+    assert_eq!(decode_image_limited(&bytes, 320 * 240).unwrap(), full);
+    match decode_image_limited(&bytes, 320 * 240 - 1) {
+        Err(PreprocessError::TooLarge {
+            width: 320,
+            height: 240,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The bomb's header is read without decoding anything.
+    let bomb = std::fs::read(data_dir().join("bomb_60000x60000.png")).unwrap();
+    assert_eq!(image_dimensions(&bomb).unwrap(), (60000, 60000));
+    // A file over the read limit is refused, not truncated.
+    assert!(matches!(
+        read_file_limited(&p, bytes.len() as u64 - 1),
+        Err(PreprocessError::TooLarge { .. })
+    ));
+    assert_eq!(read_file_limited(&p, bytes.len() as u64).unwrap(), bytes);
+}

@@ -2,9 +2,21 @@
 
 use super::*;
 
+/// The largest list file `eval` reads (ImageNet's 50,000-line validation list is about 2 MB).
+const MAX_LIST_BYTES: u64 = 256 << 20;
+
 pub(super) fn eval(a: EvalArgs) -> io::Result<ExitCode> {
-    let text = std::fs::read_to_string(&a.list)
-        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", a.list.display())))?;
+    let bytes = match preprocess::read_file_limited(&a.list, MAX_LIST_BYTES) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("pplcnet: {}: {}", a.list.display(), reason(&e));
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let Ok(text) = String::from_utf8(bytes) else {
+        eprintln!("pplcnet: {}: the list is not UTF-8 text", a.list.display());
+        return Ok(ExitCode::FAILURE);
+    };
     let mut failed = false;
     let mut entries: Vec<(PathBuf, usize)> = Vec::new();
     for (no, line) in text.lines().enumerate() {
@@ -36,6 +48,13 @@ pub(super) fn eval(a: EvalArgs) -> io::Result<ExitCode> {
     }
     if let Some(limit) = a.limit {
         entries.truncate(limit);
+    }
+    if entries.is_empty() {
+        eprintln!(
+            "pplcnet: {}: no entries to evaluate (expected `relative/path label` lines)",
+            a.list.display()
+        );
+        return Ok(ExitCode::FAILURE);
     }
     let cfg = a.resize.config();
     let threads = a.batch_threads.unwrap_or_else(default_threads);

@@ -68,17 +68,17 @@ pub(super) fn load_input(
     buf: &mut [u8; INPUT_LEN],
 ) -> Result<(), String> {
     if is_raw_rgb(path) {
-        let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-        if meta.len() != INPUT_LEN as u64 {
-            return Err(format!(
-                ".rgb input must be exactly {INPUT_LEN} bytes ({INPUT_WIDTH}x{INPUT_HEIGHT}x3 RGB, HWC), this file has {}",
-                meta.len()
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+        // Bounded read: one byte past the expected size is enough to know it is wrong.
+        let bytes =
+            preprocess::read_file_limited(path, INPUT_LEN as u64).map_err(|e| match e {
+                PreprocessError::TooLarge { .. } => format!(
+                    ".rgb input must be exactly {INPUT_LEN} bytes ({INPUT_WIDTH}x{INPUT_HEIGHT}x3 RGB, HWC), this file has more"
+                ),
+                other => reason(&other),
+            })?;
         if bytes.len() != INPUT_LEN {
             return Err(format!(
-                ".rgb input must be exactly {INPUT_LEN} bytes, read {}",
+                ".rgb input must be exactly {INPUT_LEN} bytes ({INPUT_WIDTH}x{INPUT_HEIGHT}x3 RGB, HWC), this file has {}",
                 bytes.len()
             ));
         }

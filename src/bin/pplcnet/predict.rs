@@ -3,6 +3,13 @@
 use super::*;
 
 pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
+    if a.topk as usize > NUM_CLASSES {
+        eprintln!(
+            "pplcnet: --topk {} is larger than the model's {NUM_CLASSES} classes",
+            a.topk
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     let cfg = a.resize.config();
     let mut failed = false;
     let mut items = Vec::new();
@@ -30,7 +37,7 @@ pub(super) fn predict(a: PredictArgs) -> io::Result<ExitCode> {
             items.push(p.clone());
         }
     }
-    let k = (a.topk as usize).min(NUM_CLASSES);
+    let k = a.topk as usize;
     let threads = a.batch_threads.unwrap_or_else(default_threads);
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
