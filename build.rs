@@ -230,15 +230,20 @@ fn input_spec(mut spec: pplcnet_codegen::InputSpec) -> pplcnet_codegen::InputSpe
     spec
 }
 
-/// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`).
+/// `PPLCNET_PRECISION` (`f32`, the default, or `bf16`: [`pplcnet_codegen::Precision::ALL`]).
 fn precision() -> pplcnet_codegen::Precision {
     use pplcnet_codegen::Precision;
     let Some(value) = env("PPLCNET_PRECISION") else {
-        return Precision::F32;
+        return Precision::default();
     };
     Precision::parse(&value).unwrap_or_else(|| {
+        let names: Vec<String> = Precision::ALL
+            .iter()
+            .map(|p| format!("{:?}", p.name()))
+            .collect();
         fail(&format!(
-            "PPLCNET_PRECISION={value:?}: expected \"f32\" or \"bf16\""
+            "PPLCNET_PRECISION={value:?}: expected one of {}",
+            names.join(", ")
         ))
     })
 }

@@ -103,16 +103,9 @@ impl core::fmt::Display for LayerInfo {
     }
 }
 
-/// The arithmetic of a compiled model's pointwise convolutions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Precision {
-    /// f32 throughout (the default).
-    F32,
-    /// bf16 inputs and weights, f32 sums, in the pointwise convolutions, fully connected layers
-    /// and squeeze-excite gates (AVX512_BF16 dot products or AMX tiles: each layer's
-    /// [`LayerInfo::variant`] says which); everything else f32.
-    Bf16,
-}
+/// The arithmetic of a compiled model's matrix products (defined in `pplcnet-spec`, shared with
+/// the compiler).
+pub use pplcnet_spec::Precision;
 
 /// What the model's outputs are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

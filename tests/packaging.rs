@@ -1,5 +1,5 @@
 //! The crates.io packages as a user gets them, offline: `cargo package` (with its verification
-//! build) of `pplcnet-codegen`, `pplcnet` and `pplcnet-capi`, each under crates.io's 10 MB; then a
+//! build) of `pplcnet-spec`, `pplcnet-codegen`, `pplcnet` and `pplcnet-capi`, each under crates.io's 10 MB; then a
 //! crate outside this workspace that depends on `pplcnet` through `[patch.crates-io]` pointing at
 //! the unpacked packages builds, classifies with the model named by `PPLCNET_MODEL` (matching the
 //! onnxruntime reference), and without `PPLCNET_MODEL` fails saying to set it.
@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const CRATES: [&str; 3] = ["pplcnet-codegen", "pplcnet", "pplcnet-capi"];
+const CRATES: [&str; 4] = ["pplcnet-spec", "pplcnet-codegen", "pplcnet", "pplcnet-capi"];
 /// crates.io's limit on a `.crate` file.
 const MAX_CRATE_BYTES: u64 = 10 * 1024 * 1024;
 /// A small committed model (PP-LCNet x0.25, 10 classes) with onnxruntime references.
@@ -100,10 +100,11 @@ fn packages_build_and_classify_outside_the_workspace() {
         format!(
             "[package]\nname = \"pplcnet-user\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
              [dependencies]\npplcnet = {{ version = \"0.1.0\", default-features = false, features = [\"std\"] }}\n\n\
-             [patch.crates-io]\npplcnet = {{ path = {:?} }}\npplcnet-codegen = {{ path = {:?} }}\n\n\
+             [patch.crates-io]\npplcnet = {{ path = {:?} }}\npplcnet-codegen = {{ path = {:?} }}\npplcnet-spec = {{ path = {:?} }}\n\n\
              [workspace]\n",
             patch("pplcnet"),
             patch("pplcnet-codegen"),
+            patch("pplcnet-spec"),
         ),
     )
     .unwrap();

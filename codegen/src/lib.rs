@@ -71,36 +71,8 @@ pub struct Compiler {
     bf16_isa: Bf16Isa,
 }
 
-/// The arithmetic of the pointwise (1x1) convolutions, 93% of PP-LCNetV2's multiply-adds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Precision {
-    /// f32 everywhere (the default; matches the reference runtimes to ~1e-5).
-    #[default]
-    F32,
-    /// Pointwise convolutions of more than one pixel take bf16 inputs and weights (rounded to
-    /// nearest even) and sum in f32 with AVX512_BF16 dot products: about twice the f32 peak, with
-    /// bf16's ~3 significant digits. Everything else stays f32. Needs a target with `avx512bf16`.
-    Bf16,
-}
-
-impl Precision {
-    /// Parses `f32` or `bf16` (the values of `PPLCNET_PRECISION`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "f32" => Some(Precision::F32),
-            "bf16" => Some(Precision::Bf16),
-            _ => None,
-        }
-    }
-
-    /// `f32` or `bf16`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-        }
-    }
-}
+/// The arithmetic of the matrix products (defined in `pplcnet-spec`, shared with the runtime).
+pub use pplcnet_spec::Precision;
 
 /// Where a [`Compiler`] gets its graph.
 #[derive(Debug, Clone)]

@@ -5,10 +5,11 @@
 //! generated module, so a disagreement fails the build instead of computing garbage).
 //!
 //! Adding a matrix-product kernel (a new precision or instruction set) is one entry in
-//! [`GEMM_VARIANTS`], its packing function in [`crate::pack`], its runtime module in
-//! `src/kernels/`, and its case in [`gemm_variant`].
+//! [`GEMM_VARIANTS`] and its packing function here, its layout constants in `pplcnet-spec`, and its
+//! runtime module in `src/kernels/`. [`gemm_variant`] picks it for its precision.
 
-use crate::pack;
+use pplcnet_spec::bf16_bits;
+use pplcnet_spec::layout::{AMX_MAX_K, AMX_TILE_K, AMX_TILE_N, PW_BF16_MAX_K, PW_NR};
 
 /// The arithmetic of a kernel variant.
 pub use crate::Precision;
@@ -56,6 +57,14 @@ impl Bf16Isa {
             _ => None,
         }
     }
+
+    /// The instruction set of its kernel variants.
+    pub fn isa(self) -> Isa {
+        match self {
+            Bf16Isa::Avx512Bf16 => Isa::Avx512Bf16,
+            Bf16Isa::Amx => Isa::Amx,
+        }
+    }
 }
 
 /// A `[N][K]` weight matrix (output channel `col`, input channel `kk`) given by a function.
@@ -70,6 +79,8 @@ pub struct GemmVariant {
     pub module: &'static str,
     pub precision: Precision,
     pub isa: Isa,
+    /// Appended to the layer's summary (`" bf16 amx"`): what a reader of `info` should know.
+    pub note: &'static str,
     /// Most input channels it takes; wider layers fall back to the f32 variant.
     pub max_k: usize,
     /// Packs `n x k` weights into the order the kernel reads.
@@ -84,33 +95,35 @@ pub struct GemmVariant {
     pub layout: &'static [(&'static str, usize)],
 }
 
-/// Every matrix-product variant.
+/// Every matrix-product variant; the first is the f32 one every layer can fall back to.
 pub static GEMM_VARIANTS: [GemmVariant; 3] = [
     GemmVariant {
         name: "pwconv_f32_rx32_wide",
         module: "pwconv",
         precision: Precision::F32,
         isa: Isa::Wide,
+        note: "",
         max_k: usize::MAX,
-        pack: pack::f32_panels,
+        pack: f32_panels,
         input_scale: false,
         prefetch_host: true,
         band: true,
-        layout: &[("pwconv::NR", pack::PW_NR)],
+        layout: &[("pwconv::NR", PW_NR)],
     },
     GemmVariant {
         name: "pwconv_bf16_rx32_avx512bf16",
         module: "pwconv_bf16",
         precision: Precision::Bf16,
         isa: Isa::Avx512Bf16,
-        max_k: pack::PW_BF16_MAX_K,
-        pack: pack::bf16_panels,
+        note: " bf16",
+        max_k: PW_BF16_MAX_K,
+        pack: bf16_panels,
         input_scale: true,
         prefetch_host: false,
         band: false,
         layout: &[
-            ("pwconv_bf16::NR", pack::PW_NR),
-            ("pwconv_bf16::MAX_K", pack::PW_BF16_MAX_K),
+            ("pwconv_bf16::NR", PW_NR),
+            ("pwconv_bf16::MAX_K", PW_BF16_MAX_K),
         ],
     },
     GemmVariant {
@@ -118,16 +131,17 @@ pub static GEMM_VARIANTS: [GemmVariant; 3] = [
         module: "pwconv_amx",
         precision: Precision::Bf16,
         isa: Isa::Amx,
-        max_k: pack::AMX_MAX_K,
-        pack: pack::amx_bf16,
+        note: " bf16 amx",
+        max_k: AMX_MAX_K,
+        pack: amx_bf16,
         input_scale: true,
         prefetch_host: false,
         band: false,
         layout: &[
-            ("pwconv_amx::TILE_N", pack::AMX_TILE_N),
-            ("pwconv_amx::TILE_K", pack::AMX_TILE_K),
-            ("pwconv_amx::BIAS_PAD", pack::PW_NR),
-            ("pwconv_amx::MAX_K", pack::AMX_MAX_K),
+            ("pwconv_amx::TILE_N", AMX_TILE_N),
+            ("pwconv_amx::TILE_K", AMX_TILE_K),
+            ("pwconv_amx::BIAS_PAD", PW_NR),
+            ("pwconv_amx::MAX_K", AMX_MAX_K),
         ],
     },
 ];
@@ -140,26 +154,80 @@ pub struct Target {
     pub bf16_isa: Bf16Isa,
 }
 
-/// The variant running a matrix product with `k` input channels for `target`: the bf16 one of the
-/// target's instruction set when it takes `k` channels, else f32.
+/// The variant running a matrix product with `k` input channels for `target`: the first of
+/// [`GEMM_VARIANTS`] in the target's precision (in bf16: on the target's instruction set) that
+/// takes `k` channels, else f32.
 pub fn gemm_variant(target: Target, k: usize) -> &'static GemmVariant {
-    let by_name = |isa: Isa| {
-        GEMM_VARIANTS
-            .iter()
-            .find(|v| v.isa == isa)
-            .expect("every Isa has a variant")
+    let isa = match target.precision {
+        Precision::Bf16 => Some(target.bf16_isa.isa()),
+        _ => None,
     };
-    let f32 = by_name(Isa::Wide);
-    let v = match (target.precision, target.bf16_isa) {
-        (Precision::F32, _) => f32,
-        (Precision::Bf16, Bf16Isa::Avx512Bf16) => by_name(Isa::Avx512Bf16),
-        (Precision::Bf16, Bf16Isa::Amx) => by_name(Isa::Amx),
-    };
-    if k <= v.max_k {
-        v
-    } else {
-        f32
+    let f32 = &GEMM_VARIANTS[0];
+    GEMM_VARIANTS
+        .iter()
+        .find(|v| v.precision == target.precision && isa.is_none_or(|i| v.isa == i))
+        .filter(|v| k <= v.max_k)
+        .unwrap_or(f32)
+}
+
+/// f32 panels `[ceil(N/NR)][K][NR]` of `at(col, kk)`, zero-padded past N (`kernels::pwconv`).
+pub fn f32_panels(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
+    let panels = n.div_ceil(PW_NR);
+    let mut out = vec![0.0; panels * k * PW_NR];
+    for p in 0..panels {
+        for kk in 0..k {
+            for j in 0..PW_NR {
+                let col = p * PW_NR + j;
+                if col < n {
+                    out[(p * k + kk) * PW_NR + j] = at(col, kk);
+                }
+            }
+        }
     }
+    out
+}
+
+/// bf16 panels `[ceil(N/NR)][ceil(K/2)][NR]` of 32-bit words (stored as `f32` bit patterns): word
+/// `(p, j, c)` holds `bf16(at(p*NR + c, 2j))` in its low half and `bf16(at(p*NR + c, 2j + 1))` in
+/// its high half, zero past N and K (`kernels::pwconv_bf16`).
+pub fn bf16_panels(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
+    let (kp, panels) = (k.div_ceil(2), n.div_ceil(PW_NR));
+    let mut out = vec![0u32; panels * kp * PW_NR];
+    for col in 0..n {
+        for kk in 0..k {
+            let bits = u32::from(bf16_bits(at(col, kk))) << (16 * (kk % 2));
+            out[((col / PW_NR) * kp + kk / 2) * PW_NR + col % PW_NR] |= bits;
+        }
+    }
+    out.into_iter().map(f32::from_bits).collect()
+}
+
+/// AMX weight tiles `[ceil(N/16)][ceil(K/32)][16][16]` of 32-bit words: word `(t, s, r, c)` holds
+/// `bf16(at(16t + c, 32s + 2r))` in its low half and `bf16(at(16t + c, 32s + 2r + 1))` in its high
+/// half ("VNNI-2" pairs), zero past N and K (`kernels::pwconv_amx`): each 1 KiB tile is one
+/// `tileloadd` with a 64-byte stride. bf16 denormals are written as (signed) zero, which is how
+/// `tdpbf16ps` reads them, so the kernel's FMA fallback needs no flushing of its own.
+pub fn amx_bf16(n: usize, k: usize, at: MatrixAt) -> Vec<f32> {
+    let (tiles, steps, rows) = (
+        n.div_ceil(AMX_TILE_N),
+        k.div_ceil(AMX_TILE_K),
+        AMX_TILE_K / 2,
+    );
+    let mut out = vec![0u32; tiles * steps * rows * AMX_TILE_N];
+    for col in 0..n {
+        for kk in 0..k {
+            let (t, c, s, r) = (
+                col / AMX_TILE_N,
+                col % AMX_TILE_N,
+                kk / AMX_TILE_K,
+                kk % AMX_TILE_K / 2,
+            );
+            let h = u32::from(bf16_bits(at(col, kk)));
+            let h = if h & 0x7f80 == 0 { h & 0x8000 } else { h };
+            out[((t * steps + s) * rows + r) * AMX_TILE_N + c] |= h << (16 * (kk % 2));
+        }
+    }
+    out.into_iter().map(f32::from_bits).collect()
 }
 
 #[cfg(test)]
@@ -179,13 +247,22 @@ mod tests {
     }
 
     #[test]
+    fn every_precision_has_a_variant_and_f32_comes_first() {
+        assert_eq!(GEMM_VARIANTS[0].precision, Precision::F32);
+        assert_eq!(GEMM_VARIANTS[0].max_k, usize::MAX);
+        for p in Precision::ALL {
+            assert!(GEMM_VARIANTS.iter().any(|v| v.precision == p), "{p}");
+        }
+    }
+
+    #[test]
     fn wide_layers_fall_back_to_f32() {
         let amx = Target {
             precision: Precision::Bf16,
             bf16_isa: Bf16Isa::Amx,
         };
         assert_eq!(gemm_variant(amx, 64).isa, Isa::Amx);
-        assert_eq!(gemm_variant(amx, pack::AMX_MAX_K + 1).isa, Isa::Wide);
+        assert_eq!(gemm_variant(amx, AMX_MAX_K + 1).isa, Isa::Wide);
         assert_eq!(gemm_variant(Target::default(), 64).isa, Isa::Wide);
         let dp = Target {
             precision: Precision::Bf16,

@@ -5,6 +5,8 @@
 //! Reference data: `tools/export_reference.py` (Paddle Inference, CPU, IR optimizations and MKLDNN off),
 //! committed under `tests/data/`.
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -12,14 +14,11 @@ use pplcnet_codegen::ir::Graph;
 use pplcnet_codegen::load::paddle::program_desc::ProgramDesc;
 use pplcnet_codegen::{interpret, Compiler};
 use prost::Message;
+use support::references::{data, references};
 
 /// Same tolerance as the crate's ONNX parity tests (tests/common/mod.rs): independent runtimes agree
 /// within 4e-6..3e-5 on these models.
 const TOLERANCE: f32 = 1e-4;
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
-}
 
 fn legacy_small() -> PathBuf {
     data().join("paddle/pplcnetv2_x0_25_c10_legacy")
@@ -63,30 +62,6 @@ fn copy_dir(src: &Path, name: &str) -> PathBuf {
         std::fs::copy(&p, dst.join(p.file_name().expect("name"))).expect("copy");
     }
     dst
-}
-
-/// The reference input images and Paddle Inference's outputs for `stem`.
-fn references(stem: &str) -> Vec<(String, Vec<u8>, Vec<f32>)> {
-    let dir = data().join("reference").join(stem);
-    let mut out: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "f32"))
-        .map(|p| {
-            let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
-            let input =
-                std::fs::read(data().join("inputs").join(format!("{name}.u8"))).expect("input");
-            let bytes = std::fs::read(&p).expect("reference");
-            let want = bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, input, want)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(out.len(), 5, "{stem}: reference inputs");
-    out
 }
 
 fn top5(v: &[f32]) -> Vec<(usize, f32)> {

@@ -7,11 +7,10 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-
 use pplcnet_codegen::ir::{Activation, Graph, Op, Tensor, ValueId};
 use pplcnet_codegen::load::load_model;
 use pplcnet_codegen::{interpret, passes, InputSpec};
+use support::references::{data, references};
 use support::{GraphBuilder, Rng};
 
 /// Same tolerance as the crate's parity tests (`tests/common/mod.rs`): independent runtimes agree
@@ -22,34 +21,6 @@ const TOLERANCE: f32 = 1e-4;
 /// folded, so they differ by f32 rounding only: a few ulps of the largest terms, here bounded by
 /// 1e-5 of the output's magnitude (activations are O(1) by construction).
 const REL: f32 = 1e-5;
-
-fn data() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data")
-}
-
-/// `(input name, pixels, onnxruntime output)` for every reference input of `stem`.
-fn references(stem: &str) -> Vec<(String, Vec<u8>, Vec<f32>)> {
-    let dir = data().join("reference").join(stem);
-    let mut out: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "f32"))
-        .map(|p| {
-            let name = p.file_stem().expect("stem").to_string_lossy().into_owned();
-            let pixels =
-                std::fs::read(data().join("inputs").join(format!("{name}.u8"))).expect("input");
-            let bytes = std::fs::read(&p).expect("reference");
-            let expected = bytes
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
-            (name, pixels, expected)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(out.len(), 5, "{stem}: reference inputs");
-    out
-}
 
 /// Max |a - b|; a NaN difference comes out as NaN, which fails every `<=` bound.
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -12,8 +12,9 @@ use super::par::{even_cut, run_split, Team};
 use super::simd::{load, store_n, L, V};
 use super::Activation;
 
-/// Output-channel block (the code generator pads with the same width).
-pub const CO_BLOCK: usize = L;
+/// Output-channel block (the code generator pads with the same width): one vector.
+pub const CO_BLOCK: usize = pplcnet_spec::layout::STEM_CO_BLOCK;
+const _: () = assert!(CO_BLOCK == L);
 /// Interior output pixels computed together, over two 16-channel blocks: 8 with AVX-512 (16
 /// accumulators of its 32 registers), 2 with AVX2 (a 16-lane vector takes two of its 16
 /// registers), 1 with SSE2. Measured, stem `bench --layers` (Zen 5): AVX-512 4 pixels converting a

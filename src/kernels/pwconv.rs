@@ -11,7 +11,7 @@ use super::simd::{load, load_n, load_partial, store_n, L, V};
 use super::Activation;
 
 /// Output channels per weight panel (the code generator packs with the same width).
-pub const NR: usize = 32;
+pub const NR: usize = pplcnet_spec::layout::PW_NR;
 /// Pixels per register tile. With AVX-512 (32 registers, one per 16-lane vector): 6 (12
 /// accumulators over the 32-wide panel), unless 7 or 5 divides the pixel count better (a remainder
 /// of 1-3 rows has too few independent accumulator chains to hide FMA latency). With AVX2 a 16-lane

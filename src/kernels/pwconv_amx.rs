@@ -9,7 +9,7 @@
 //! "VNNI-2" pairs). A block of 32 pixels is converted to bf16 once (into a stack buffer), then
 //! every block of 32 output channels runs over it, K in steps of 32.
 //!
-//! Weights arrive packed by `pplcnet-codegen::pack::amx_bf16` as 1 KiB B tiles
+//! Weights arrive packed by `pplcnet-codegen`'s `variants::amx_bf16` as 1 KiB B tiles
 //! `[ceil(N/16)][ceil(K/32)][16][16]` of 32-bit words, word `(t, s, r, c)` holding
 //! `bf16(w[16t + c][32s + 2r])` in its low half and `bf16(w[16t + c][32s + 2r + 1])` in its high
 //! half, zero past N and K, bf16 denormals as zero. The bias is padded to a multiple of 32.
@@ -27,14 +27,14 @@ use super::par::{even_cut, run_split, Team};
 use super::simd::{load, load_n, store_n, L};
 use super::Activation;
 
-/// Output channels per weight tile (`pplcnet-codegen::pack::AMX_TILE_N` must agree).
-pub const TILE_N: usize = 16;
-/// Input channels per weight tile and K step (`pplcnet-codegen::pack::AMX_TILE_K` must agree).
-pub const TILE_K: usize = 32;
+/// Output channels per weight tile.
+pub const TILE_N: usize = pplcnet_spec::layout::AMX_TILE_N;
+/// Input channels per weight tile and K step.
+pub const TILE_K: usize = pplcnet_spec::layout::AMX_TILE_K;
 /// Largest input channel count (the stack buffer holds 32 rows of it).
-pub const MAX_K: usize = 2048;
-/// The bias's padding (`pplcnet-codegen::pack::PW_NR` must agree).
-pub const BIAS_PAD: usize = 32;
+pub const MAX_K: usize = pplcnet_spec::layout::AMX_MAX_K;
+/// The bias's padding.
+pub const BIAS_PAD: usize = pplcnet_spec::layout::PW_NR;
 
 /// Pixels per tile.
 const TILE_M: usize = 16;

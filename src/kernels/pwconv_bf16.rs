@@ -23,12 +23,13 @@ use core::ops::Range;
 use super::par::{even_cut, run_split, Team};
 use super::simd::{load_n, store_n, L, V};
 use super::Activation;
+use pplcnet_spec::bf16_bits;
 
-/// Output channels per weight panel (`pplcnet-codegen::pack::PW_NR` must agree).
-pub const NR: usize = 32;
+/// Output channels per weight panel (as the code generator packs them).
+pub const NR: usize = pplcnet_spec::layout::PW_NR;
 /// Largest input channel count the kernel takes (its stack buffer holds `MR` rows of it); the code
 /// generator keeps wider layers in f32.
-pub const MAX_K: usize = 2048;
+pub const MAX_K: usize = pplcnet_spec::layout::PW_BF16_MAX_K;
 /// `f32` words per cache line.
 const LINE: usize = 16;
 
@@ -524,18 +525,8 @@ fn to_bf16_pairs(x: &[f32], scale: Option<&[f32]>, out: &mut [u32]) {
     }
     let at = |j: usize| x.get(j).map_or(0.0, |&v| scale.map_or(v, |s| v * s[j]));
     for (j, o) in out.iter_mut().enumerate().skip(whole / 2) {
-        *o = bf16_bits(at(2 * j)) | (bf16_bits(at(2 * j + 1)) << 16);
+        *o = u32::from(bf16_bits(at(2 * j))) | (u32::from(bf16_bits(at(2 * j + 1))) << 16);
     }
-}
-
-/// The bf16 bits of `x`, rounded to nearest even (as `vcvtne2ps2bf16` for finite values).
-#[inline(always)]
-pub fn bf16_bits(x: f32) -> u32 {
-    let b = x.to_bits();
-    if x.is_nan() {
-        return (b >> 16) | 0x40;
-    }
-    (b + 0x7fff + ((b >> 16) & 1)) >> 16
 }
 
 #[inline(always)]

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Activation, Conv, Graph, Node, SqueezeExcite, Tensor};
 use crate::pack::{self, Blob};
 use crate::plan::Plan;
-use crate::variants::{gemm_variant, GemmVariant, Isa, Precision, Target};
+use crate::variants::{gemm_variant, GemmVariant, Target};
 
 /// A pointwise conv call, re-emitted with an `ahead` weight range when it hosts a prefetch.
 pub(super) struct PwCall {
@@ -78,15 +78,6 @@ impl PwCall {
                 k::#module::#f_par::<#m, #cin, #cout, #ds>(team, #s0, #scale #wseg, #bseg, #act, #residual, dst #ahead);
             },
         )
-    }
-}
-
-/// `" bf16"` / `" bf16 amx"` after a summary, by variant.
-fn precision_note(v: &GemmVariant) -> &'static str {
-    match (v.precision, v.isa) {
-        (Precision::F32, _) => "",
-        (Precision::Bf16, Isa::Amx) => " bf16 amx",
-        (Precision::Bf16, _) => " bf16",
     }
 }
 
@@ -171,7 +162,7 @@ pub(super) fn lower_pointwise(
             if c.input_scale { " x gate" } else { "" },
             c.act.summary(),
             if c.residual { " +residual" } else { "" },
-            precision_note(variant)
+            variant.note
         ),
         body,
         par_body: Some(par_body),
@@ -207,7 +198,7 @@ pub(super) fn lower_matmul(
     let s0 = &src[0];
     let mut l = Lowered::plain(
         "fully_connected",
-        format!("{kk} -> {n}{}{}", act.summary(), precision_note(variant)),
+        format!("{kk} -> {n}{}{}", act.summary(), variant.note),
         quote! { #split k::#module::#module::<1, #kk, #n, #n>(#s0, #scale #wseg, #bseg, #a, None, dst); },
         Some(quote! {
             #split k::#module::#f_par::<1, #kk, #n, #n>(team, #s0, #scale #wseg, #bseg, #a, None, dst);
@@ -304,7 +295,7 @@ pub(super) fn lower_squeeze(
     let f_par = format_ident!("{module}_par");
     let mut l = Lowered::plain(
         "squeeze_gate",
-        format!("{}x{}x{c} via {r}{}", s[2], s[3], precision_note(v)),
+        format!("{}x{}x{c} via {r}{}", s[2], s[3], v.note),
         quote! {
             #split
             let mut mean = [0.0f32; #c];

@@ -202,10 +202,8 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let weight_bytes = weights.len();
     let ws_bytes = ws_len * 4;
     let name = &g.name;
-    let precision = match info.target.precision {
-        crate::Precision::F32 => quote!(F32),
-        crate::Precision::Bf16 => quote!(Bf16),
-    };
+    // The enum's variant as written in Rust (`F32`, `Bf16`): its derived `Debug`.
+    let precision = format_ident!("{}", format!("{:?}", info.target.precision));
     // The file name only: an absolute build path would make the binary depend on where it was built.
     let source = g.source.file_name().map_or_else(
         || g.source.display().to_string(),

@@ -3,6 +3,8 @@
 //! by `testmodels/build.rs`, which compiles such graphs and checks the kernels against the interpreter.
 #![allow(dead_code)]
 
+pub mod references;
+
 use std::path::PathBuf;
 
 use pplcnet_codegen::ir::{Activation, Conv, Graph, Node, Op, Tensor, ValueId};

@@ -90,11 +90,7 @@ pub(super) fn info() -> io::Result<ExitCode> {
             "no"
         }
     )?;
-    let precision = match m.precision {
-        pplcnet::Precision::F32 => "f32",
-        pplcnet::Precision::Bf16 => "bf16 matrix products (f32 sums), f32 elsewhere",
-    };
-    writeln!(out, "precision:        {precision}")?;
+    writeln!(out, "precision:        {}", m.precision.summary())?;
     if m.layers.iter().any(|l| l.variant.ends_with("_amx")) {
         use pplcnet::kernels::amx;
         writeln!(

@@ -238,15 +238,7 @@ pub fn set_backend(b: Option<Backend>) -> Result<(), Support> {
     Ok(())
 }
 
-/// The bf16 bits of `x` rounded to nearest even (NaN stays a quiet NaN), as `vcvtneps2bf16`.
-#[inline(always)]
-pub fn bf16_bits(x: f32) -> u16 {
-    let b = x.to_bits();
-    if (b & 0x7fff_ffff) > 0x7f80_0000 {
-        return ((b >> 16) | 0x40) as u16;
-    }
-    ((b + 0x7fff + ((b >> 16) & 1)) >> 16) as u16
-}
+pub use pplcnet_spec::bf16_bits;
 
 /// The f32 value of bf16 bits, denormals flushed to zero (AMX reads bf16 denormals as zero).
 #[inline(always)]
@@ -306,17 +298,7 @@ mod tests {
     }
 
     #[test]
-    fn bf16_rounding_and_flushing() {
-        assert_eq!(bf16_bits(1.0), 0x3f80);
-        // Ties to even: 1 + 2^-8 is halfway between 1 and 1 + 2^-7.
-        assert_eq!(bf16_bits(1.0 + 1.0 / 256.0), 0x3f80);
-        assert_eq!(bf16_bits(1.0 + 3.0 / 256.0), 0x3f82);
-        assert_eq!(bf16_bits(-2.5), 0xc020);
-        assert!(f32::from_bits(u32::from(bf16_bits(f32::NAN)) << 16).is_nan());
-        // A NaN whose payload would round into the exponent stays a NaN, not infinity.
-        let nan = f32::from_bits(0x7f80_0001);
-        assert!(f32::from_bits(u32::from(bf16_bits(nan)) << 16).is_nan());
-        assert_eq!(bf16_bits(f32::INFINITY), 0x7f80);
+    fn bf16_flushing() {
         assert_eq!(bf16_daz(0x0001), 0.0);
         assert_eq!(bf16_daz(0x8001).to_bits(), 0x8000_0000);
         assert_eq!(bf16_daz(0x3f80), 1.0);

@@ -16,7 +16,7 @@ use crate::kernels::simd::V;
 use crate::kernels::{seeded_values, HardSwish, Identity, Relu};
 use std::vec::Vec;
 
-/// The packing `pplcnet-codegen::pack::amx_bf16` does, written again from the module docs.
+/// The packing `pplcnet-codegen`'s `variants::amx_bf16` does, written again from the module docs.
 fn pack(n: usize, k: usize, w_nk: &[f32]) -> Vec<f32> {
     let (nt, ks) = (n.div_ceil(TILE_N), k.div_ceil(TILE_K));
     let mut out = vec![0u32; packed_len(k, n)];
