@@ -50,13 +50,60 @@ fn catch_panic<T>(f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, S
     result.map_err(|_| LAST.with_borrow(|l| l.clone()))
 }
 
+/// What compiling many corrupted variants of a model gave.
+#[derive(Default)]
+struct Outcomes {
+    total: usize,
+    /// Rejected with an error (which must name the file).
+    failed: usize,
+    /// `"variant <i>: <panic message>"`.
+    panicked: Vec<String>,
+}
+
+impl Outcomes {
+    /// Compiles the model at `dir/<module>.onnx` into `dir/<module>/` and records the outcome.
+    fn compile(&mut self, dir: &std::path::Path, module: &str) {
+        let (i, file) = (self.total, format!("{module}.onnx"));
+        self.total += 1;
+        let (path, out) = (dir.join(&file), dir.join(module));
+        std::fs::create_dir_all(&out).unwrap();
+        match catch_panic(|| Compiler::new(&path).compile_to(&out, module).map(|_| ())) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                self.failed += 1;
+                let msg = e.to_string();
+                assert!(
+                    msg.contains(&file),
+                    "variant {i}: message without the file: {msg}"
+                );
+            }
+            Err(msg) => self.panicked.push(format!("variant {i}: {msg}")),
+        }
+    }
+
+    /// Most variants rejected, none panicked.
+    fn check(&self, what: &str) {
+        let Outcomes { total, failed, .. } = *self;
+        let panicked = &self.panicked;
+        eprintln!(
+            "{total} {what}: {failed} rejected, {} panicked",
+            panicked.len()
+        );
+        assert!(failed > total / 4, "most corruptions must be detected");
+        assert!(
+            panicked.is_empty(),
+            "{} panics:\n{}",
+            panicked.len(),
+            panicked[..panicked.len().min(20)].join("\n")
+        );
+    }
+}
+
 /// Truncated at many lengths and with random bytes changed, the model fails cleanly or compiles;
 /// it never panics.
 #[test]
 fn corrupted_models_never_panic() {
     let good = tiny_model().encode_to_vec();
-    let out = scratch().join("fuzz");
-    std::fs::create_dir_all(&out).unwrap();
     let path = scratch().join("fuzz.onnx");
     let mut rng = Rng::new(42);
     let mut variants: Vec<Vec<u8>> = (0..good.len())
@@ -71,37 +118,12 @@ fn corrupted_models_never_panic() {
         }
         variants.push(bytes);
     }
-    let (mut failed, mut panicked) = (0, Vec::new());
-    for (i, bytes) in variants.iter().enumerate() {
+    let mut outcomes = Outcomes::default();
+    for bytes in &variants {
         std::fs::write(&path, bytes).unwrap();
-        let result = catch_panic(|| Compiler::new(&path).compile_to(&out, "fuzz").map(|_| ()));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                failed += 1;
-                assert!(
-                    e.to_string().contains("fuzz.onnx"),
-                    "variant {i}: message without the file: {e}"
-                );
-            }
-            Err(msg) => panicked.push(format!("variant {i}: {msg}")),
-        }
+        outcomes.compile(&scratch(), "fuzz");
     }
-    eprintln!(
-        "{} corrupted variants: {failed} rejected, {} panicked",
-        variants.len(),
-        panicked.len()
-    );
-    assert!(
-        failed > variants.len() / 4,
-        "most corruptions must be detected"
-    );
-    assert!(
-        panicked.is_empty(),
-        "{} panics:\n{}",
-        panicked.len(),
-        panicked[..panicked.len().min(20)].join("\n")
-    );
+    outcomes.check("corrupted variants");
 }
 
 /// One random structural change to a valid model: shapes, attributes, wiring, op types, data types.
@@ -228,48 +250,25 @@ fn mutate(m: &mut ModelProto, rng: &mut Rng) {
 /// and the emitter reject or compile each variant, never panic.
 #[test]
 fn structurally_corrupted_models_never_panic() {
-    let out = scratch().join("fuzz2");
-    std::fs::create_dir_all(&out).unwrap();
     let path = scratch().join("fuzz2.onnx");
     let seed = std::env::var("PPLCNET_FUZZ_SEED")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4242);
     let mut rng = Rng::new(seed);
-    let (mut failed, mut panicked) = (0, Vec::new());
+    let mut outcomes = Outcomes::default();
     // PPLCNET_FUZZ_ITERS=<n> runs a longer search.
     let total = std::env::var("PPLCNET_FUZZ_ITERS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(4000);
-    for i in 0..total {
+    for _ in 0..total {
         let mut m = tiny_model();
         for _ in 0..1 + rng.next() % 3 {
             mutate(&mut m, &mut rng);
         }
         std::fs::write(&path, m.encode_to_vec()).unwrap();
-        let result = catch_panic(|| Compiler::new(&path).compile_to(&out, "fuzz2").map(|_| ()));
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                failed += 1;
-                assert!(
-                    e.to_string().contains("fuzz2.onnx"),
-                    "variant {i}: message without the file: {e}"
-                );
-            }
-            Err(msg) => panicked.push(format!("variant {i}: {msg}")),
-        }
+        outcomes.compile(&scratch(), "fuzz2");
     }
-    eprintln!(
-        "{total} structurally corrupted variants: {failed} rejected, {} panicked",
-        panicked.len()
-    );
-    assert!(failed > total / 4, "most corruptions must be detected");
-    assert!(
-        panicked.is_empty(),
-        "{} panics:\n{}",
-        panicked.len(),
-        panicked[..panicked.len().min(20)].join("\n")
-    );
+    outcomes.check("structurally corrupted variants");
 }
