@@ -8,6 +8,7 @@ use super::{gemm, io, seg, Lowered};
 use crate::band;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Node, Op};
+use crate::ops::Site;
 use crate::pack::{self, Blob};
 use crate::plan::Plan;
 use crate::variants::Target;
@@ -134,20 +135,18 @@ pub(super) fn lower(
         Op::SqueezeExcite(se) => gemm::lower_squeeze(g, plan, node, se, blob, None),
         Op::SqueezeGate(se) => gemm::lower_squeeze(g, plan, node, se, blob, Some(target)),
         Op::MaxPool(p) => {
-            let s = in_shape(0);
-            let (ih, iw, c) = (s[2], s[3], s[1]);
-            let (oh, ow) = (out_shape[2], out_shape[3]);
-            let ss = plan.pixel_stride[node.inputs[0]].unwrap_or(c);
-            let ([kh, kw], [sh, sw], [pt, pl, _, _]) = (p.kernel, p.stride, p.pads);
             let (split, src) = io(plan, &node.inputs, node.output);
-            let s0 = &src[0];
+            let call = p.call(&Site {
+                in_shape: &in_shape(0),
+                out_shape: &out_shape,
+                pixel_stride: plan.pixel_stride[node.inputs[0]].unwrap_or(in_shape(0)[1]),
+                src: &src[0],
+            });
+            let body = call.call;
             Ok(Lowered::plain(
-                "max_pool",
-                format!("{ih}x{iw}x{c} -> {oh}x{ow}x{c} k{kh}x{kw} s{sh}x{sw}"),
-                quote! {
-                    #split
-                    k::pool::max_pool::<#ih, #iw, #c, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#s0, dst);
-                },
+                call.kernel,
+                call.summary,
+                quote! { #split #body },
                 None,
             ))
         }

@@ -1,10 +1,14 @@
 //! 2-D max pooling (PP-OCR's MobileNetV3 text direction classifier; ONNX `MaxPool`, Paddle
-//! `pool2d` with `pooling_type = "max"`): the IR value, its shape rule, its scalar definition and
-//! both front ends' attribute reading. Floor output size, explicit padding; padded positions never
-//! win (as in both frameworks). Runtime kernel: `pplcnet::kernels::pool::max_pool`.
+//! `pool2d` with `pooling_type = "max"`): the IR value, both front ends' attribute reading, its
+//! shape rule, its scalar definition and its kernel call. Floor output size, explicit padding;
+//! padded positions never win (as in both frameworks). Runtime kernel:
+//! `pplcnet::kernels::pool::max_pool`.
+
+use quote::quote;
 
 use crate::error::Result;
 use crate::ops::activation::Attrs;
+use crate::ops::{KernelCall, Site};
 
 /// A max pool over H and W.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +117,31 @@ impl MaxPool {
             return None;
         }
         Some(vec![s[0], s[1], (h - kh) / sh + 1, (w - kw) / sw + 1])
+    }
+
+    /// [`MaxPool::out_shape`], or an error about the node (`a`) when the window does not fit.
+    pub fn checked_out_shape(&self, s: &[usize], a: &dyn Attrs) -> Result<Vec<usize>> {
+        self.out_shape(s).ok_or_else(|| {
+            a.err(format!(
+                "a {:?} window does not fit the input {s:?}",
+                self.kernel
+            ))
+        })
+    }
+
+    /// The kernel call.
+    pub fn call(&self, site: &Site) -> KernelCall {
+        let (s, o) = (site.in_shape, site.out_shape);
+        let (ih, iw, c, oh, ow) = (s[2], s[3], s[1], o[2], o[3]);
+        let (ss, src) = (site.pixel_stride, site.src);
+        let ([kh, kw], [sh, sw], [pt, pl, _, _]) = (self.kernel, self.stride, self.pads);
+        KernelCall {
+            kernel: "max_pool",
+            summary: format!("{ih}x{iw}x{c} -> {oh}x{ow}x{c} k{kh}x{kw} s{sh}x{sw}"),
+            call: quote! {
+                k::pool::max_pool::<#ih, #iw, #c, #ss, #oh, #ow, #kh, #kw, #sh, #sw, #pt, #pl>(#src, dst);
+            },
+        }
     }
 
     /// The scalar definition over NCHW `x` of shape `s`.

@@ -390,12 +390,7 @@ fn convert_node(b: &mut Builder, ctx: &NodeCtx) -> Result<()> {
                 &attrs,
                 ctx.node.output.iter().filter(|o| !o.is_empty()).count(),
             )?;
-            let shape = p.out_shape(&s).ok_or_else(|| {
-                ctx.err(format!(
-                    "a {:?} window does not fit the input {s:?}",
-                    p.kernel
-                ))
-            })?;
+            let shape = p.checked_out_shape(&s, &attrs)?;
             b.push(&name, Op::MaxPool(p), vec![x], &out, shape);
         }
         "GlobalAveragePool" => {

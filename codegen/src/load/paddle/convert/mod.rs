@@ -158,12 +158,7 @@ fn convert(b: &mut Builder, ctx: &Ctx) -> Result<()> {
             if kind == "max" && !global && !ctx.boolean("adaptive", false)? {
                 let ksize = ksize.ok_or_else(|| ctx.err("max pool2d without ksize"))?;
                 let p = MaxPool::from_paddle(&PaddleAttrs(ctx), ksize)?;
-                let shape = p.out_shape(&s).ok_or_else(|| {
-                    ctx.err(format!(
-                        "a {:?} window does not fit the input {s:?}",
-                        p.kernel
-                    ))
-                })?;
+                let shape = p.checked_out_shape(&s, &PaddleAttrs(ctx))?;
                 b.push(&name, Op::MaxPool(p), vec![x], &out, shape);
                 return Ok(());
             }
