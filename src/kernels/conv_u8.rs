@@ -8,7 +8,7 @@
 
 use core::ops::Range;
 
-use super::par::{even_cut, run_split, Team};
+use super::entry::row_entries;
 use super::simd::{load, store_n, L, V};
 use super::Activation;
 
@@ -40,160 +40,96 @@ const PX_WIDE: usize = if cfg!(target_feature = "avx512f") {
 /// The group size for the interior pixels left after the groups of [`PX`].
 const MID: usize = if PX > 4 { 4 } else { 1 };
 
-/// `dst[OH][OW][CO] = act(bias + sum over taps and input channels of x * w)`.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub fn conv_u8<
-    const IH: usize,
-    const IW: usize,
-    const CI: usize,
-    const OH: usize,
-    const OW: usize,
-    const CO: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    src: &[u8],
-    w: &[f32],
-    bias: &[f32],
-    pad: &[f32],
-    act: impl Activation,
-    dst: &mut [f32],
-) {
-    conv_u8_rows::<IH, IW, CI, OH, OW, CO, KH, KW, SH, SW, PT, PL>(
-        src,
-        w,
-        bias,
-        pad,
-        act,
-        0..OH,
-        dst,
-    )
-}
+row_entries! {
+    shape: [IH, IW, CI, OH, OW, CO, KH, KW, SH, SW, PT, PL];
+    args: (src: &[u8], w: &[f32], bias: &[f32], pad: &[f32]);
+    core: conv_u8_rows(src, w, bias, pad);
+    rows: OH of OW * CO;
+    /// `dst[OH][OW][CO] = act(bias + sum over taps and input channels of x * w)`.
+    serial: conv_u8;
+    /// [`conv_u8`] split over `team` by output rows (bit-identical).
+    parallel: conv_u8_par;
 
-/// [`conv_u8`] split over `team` by output rows (bit-identical).
-#[allow(clippy::too_many_arguments)]
-pub fn conv_u8_par<
-    const IH: usize,
-    const IW: usize,
-    const CI: usize,
-    const OH: usize,
-    const OW: usize,
-    const CO: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    team: &dyn Team,
-    src: &[u8],
-    w: &[f32],
-    bias: &[f32],
-    pad: &[f32],
-    act: impl Activation + Sync,
-    dst: &mut [f32],
-) {
-    let f = |r: Range<usize>, d: &mut [f32]| {
-        conv_u8_rows::<IH, IW, CI, OH, OW, CO, KH, KW, SH, SW, PT, PL>(src, w, bias, pad, act, r, d)
-    };
-    run_split(team, dst, OH, OW * CO, |i, n| even_cut(OH, i, n), &f);
-}
-
-/// Output rows `rows` of [`conv_u8`]: `dst` holds just those rows (`rows.len() * OW * CO` values).
-/// Not inlined: the serial and parallel paths share one instance.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-pub fn conv_u8_rows<
-    const IH: usize,
-    const IW: usize,
-    const CI: usize,
-    const OH: usize,
-    const OW: usize,
-    const CO: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    src: &[u8],
-    w: &[f32],
-    bias: &[f32],
-    pad: &[f32],
-    act: impl Activation,
-    rows: Range<usize>,
-    dst: &mut [f32],
-) {
-    let cop = CO.div_ceil(CO_BLOCK) * CO_BLOCK;
-    assert!(src.len() == IH * IW * CI && w.len() == KH * KW * CI * cop && bias.len() == cop);
-    assert!(
-        pad.len() == CI
-            && rows.start <= rows.end
-            && rows.end <= OH
-            && dst.len() == rows.len() * OW * CO
-    );
-    // Interior range of an output coordinate: o * S >= P and o * S + K - 1 - P < I.
-    let interior = |p: usize, s: usize, k: usize, i: usize, o: usize| {
-        let lo = p.div_ceil(s).min(o);
-        let hi = if i + p >= k {
-            ((i + p - k) / s + 1).min(o)
-        } else {
-            0
-        }
-        .max(lo);
-        (lo, hi)
-    };
-    let (oy_lo, oy_hi) = interior(PT, SH, KH, IH, OH);
-    let (ox_lo, ox_hi) = interior(PL, SW, KW, IW, OW);
-    let tap = Taps::<IW, CI, KH, KW, SW> { src, w, cop };
-    // Groups of PX_WIDE pixels for stems of at most two channel blocks.
-    let wide = PX_WIDE > PX && cop <= 2 * L;
-    for oy in rows.clone() {
-        // Row `oy` of the image is row `ly` of `dst`.
-        let ly = oy - rows.start;
-        let mut ox = 0;
-        while ox < OW {
-            let inside = (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo;
-            // Interior groups of PX pixels, then of MID and of 1 up to the right border.
-            macro_rules! group {
-                ($p:expr) => {{
-                    let (iy, ix) = (oy * SH - PT, ox * SW - PL);
-                    let patch = tap.patch::<{ $p }>(iy, ix);
-                    let mut cb = 0;
-                    while cb + 2 * L <= cop {
-                        let acc = tap.interior::<{ $p }, 2>(&patch, bias, cb);
-                        store_pixels::<CO, { $p }, 2>(dst, (ly * OW + ox) * CO, cb, acc, act);
-                        cb += 2 * L;
-                    }
-                    if cb < cop {
-                        let acc = tap.interior::<{ $p }, 1>(&patch, bias, cb);
-                        store_pixels::<CO, { $p }, 1>(dst, (ly * OW + ox) * CO, cb, acc, act);
-                    }
-                    ox += $p;
-                }};
-            }
-            if wide && inside && ox + PX_WIDE <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX_WIDE)
-            {
-                group!(PX_WIDE);
-            } else if inside && ox + PX <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX) {
-                group!(PX);
-            } else if inside && ox + MID <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(MID) {
-                group!(MID);
-            } else if inside && ox < ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(1) {
-                group!(1);
+    /// Output rows `rows` of [`conv_u8`]: `dst` holds just those rows (`rows.len() * OW * CO`
+    /// values). Not inlined: the serial and parallel paths share one instance.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    pub fn conv_u8_rows(
+        src: &[u8],
+        w: &[f32],
+        bias: &[f32],
+        pad: &[f32],
+        act: impl Activation,
+        rows: Range<usize>,
+        dst: &mut [f32],
+    ) {
+        let cop = CO.div_ceil(CO_BLOCK) * CO_BLOCK;
+        assert!(src.len() == IH * IW * CI && w.len() == KH * KW * CI * cop && bias.len() == cop);
+        assert!(
+            pad.len() == CI
+                && rows.start <= rows.end
+                && rows.end <= OH
+                && dst.len() == rows.len() * OW * CO
+        );
+        // Interior range of an output coordinate: o * S >= P and o * S + K - 1 - P < I.
+        let interior = |p: usize, s: usize, k: usize, i: usize, o: usize| {
+            let lo = p.div_ceil(s).min(o);
+            let hi = if i + p >= k {
+                ((i + p - k) / s + 1).min(o)
             } else {
-                let out = &mut dst[(ly * OW + ox) * CO..(ly * OW + ox + 1) * CO];
-                border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(
-                    src, w, bias, pad, act, out, oy, ox,
-                );
-                ox += 1;
+                0
+            }
+            .max(lo);
+            (lo, hi)
+        };
+        let (oy_lo, oy_hi) = interior(PT, SH, KH, IH, OH);
+        let (ox_lo, ox_hi) = interior(PL, SW, KW, IW, OW);
+        let tap = Taps::<IW, CI, KH, KW, SW> { src, w, cop };
+        // Groups of PX_WIDE pixels for stems of at most two channel blocks.
+        let wide = PX_WIDE > PX && cop <= 2 * L;
+        for oy in rows.clone() {
+            // Row `oy` of the image is row `ly` of `dst`.
+            let ly = oy - rows.start;
+            let mut ox = 0;
+            while ox < OW {
+                let inside = (oy_lo..oy_hi).contains(&oy) && ox >= ox_lo;
+                // Interior groups of PX pixels, then of MID and of 1 up to the right border.
+                macro_rules! group {
+                    ($p:expr) => {{
+                        let (iy, ix) = (oy * SH - PT, ox * SW - PL);
+                        let patch = tap.patch::<{ $p }>(iy, ix);
+                        let mut cb = 0;
+                        while cb + 2 * L <= cop {
+                            let acc = tap.interior::<{ $p }, 2>(&patch, bias, cb);
+                            store_pixels::<CO, { $p }, 2>(dst, (ly * OW + ox) * CO, cb, acc, act);
+                            cb += 2 * L;
+                        }
+                        if cb < cop {
+                            let acc = tap.interior::<{ $p }, 1>(&patch, bias, cb);
+                            store_pixels::<CO, { $p }, 1>(dst, (ly * OW + ox) * CO, cb, acc, act);
+                        }
+                        ox += $p;
+                    }};
+                }
+                if wide
+                    && inside
+                    && ox + PX_WIDE <= ox_hi
+                    && Taps::<IW, CI, KH, KW, SW>::fits(PX_WIDE)
+                {
+                    group!(PX_WIDE);
+                } else if inside && ox + PX <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(PX) {
+                    group!(PX);
+                } else if inside && ox + MID <= ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(MID) {
+                    group!(MID);
+                } else if inside && ox < ox_hi && Taps::<IW, CI, KH, KW, SW>::fits(1) {
+                    group!(1);
+                } else {
+                    let out = &mut dst[(ly * OW + ox) * CO..(ly * OW + ox + 1) * CO];
+                    border_pixel::<IH, IW, CI, CO, KH, KW, SH, SW, PT, PL>(
+                        src, w, bias, pad, act, out, oy, ox,
+                    );
+                    ox += 1;
+                }
             }
         }
     }

@@ -10,7 +10,7 @@
 
 use core::ops::Range;
 
-use super::par::{even_cut, run_split, Team};
+use super::entry::row_entries;
 use super::simd::{for_blocks, load_n, load_n_unchecked, store_n, L, V};
 use super::Activation;
 
@@ -30,211 +30,155 @@ const fn seg_max(kw: usize) -> usize {
 /// Size of the accumulator array (the largest [`seg_max`]).
 const SEG: usize = 8;
 
-/// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`; `src` pixels are `SS >= C` values apart
-/// (the channels, then unused padding).
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub fn dwconv<
-    const IH: usize,
-    const IW: usize,
-    const C: usize,
-    const SS: usize,
-    const OH: usize,
-    const OW: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    src: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: impl Activation,
-    dst: &mut [f32],
-) {
-    assert!(src.len() == IH * IW * SS);
-    dwconv_band::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, 0, w, bias, act, 0..OH, dst)
-}
+row_entries! {
+    shape: [IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL];
+    args: (src: &[f32], w: &[f32], bias: &[f32]);
+    check: { assert!(src.len() == IH * IW * SS); };
+    core: dwconv_band(src, 0, w, bias);
+    rows: OH of OW * C;
+    /// `dst[OH][OW][C] = act(bias + sum over taps of src * w)`; `src` pixels are `SS >= C` values
+    /// apart (the channels, then unused padding).
+    serial: dwconv;
+    /// [`dwconv`] split over `team` by output rows (bit-identical).
+    parallel: dwconv_par;
 
-/// [`dwconv`] split over `team` by output rows (bit-identical).
-#[allow(clippy::too_many_arguments)]
-pub fn dwconv_par<
-    const IH: usize,
-    const IW: usize,
-    const C: usize,
-    const SS: usize,
-    const OH: usize,
-    const OW: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    team: &dyn Team,
-    src: &[f32],
-    w: &[f32],
-    bias: &[f32],
-    act: impl Activation + Sync,
-    dst: &mut [f32],
-) {
-    assert!(src.len() == IH * IW * SS);
-    let f = |r: Range<usize>, d: &mut [f32]| {
-        dwconv_band::<IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL>(src, 0, w, bias, act, r, d)
-    };
-    run_split(team, dst, OH, OW * C, |i, n| even_cut(OH, i, n), &f);
-}
-
-/// Output rows `rows` of [`dwconv`] from a band of input rows: `src` holds whole input rows
-/// starting at row `src_row0` (at least those the output rows read), `dst` just the output rows
-/// (`rows.len() * OW * C` values). Row-banded execution (see `pplcnet-codegen`'s `band`) keeps
-/// only such bands in a small window. Not inlined: the serial, parallel and banded paths share one
-/// instance.
-#[allow(clippy::too_many_arguments)]
-#[inline(never)]
-pub fn dwconv_band<
-    const IH: usize,
-    const IW: usize,
-    const C: usize,
-    const SS: usize,
-    const OH: usize,
-    const OW: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    src: &[f32],
-    src_row0: usize,
-    w: &[f32],
-    bias: &[f32],
-    act: impl Activation,
-    rows: Range<usize>,
-    dst: &mut [f32],
-) {
-    assert!(C <= SS && src.len() % (IW * SS) == 0 && w.len() == KH * KW * C && bias.len() == C);
-    assert!(rows.start <= rows.end && rows.end <= OH && dst.len() == rows.len() * OW * C);
-    // Output columns whose every tap is inside the image: ox * SW >= PL and ox * SW + KW - 1 - PL < IW.
-    let ox_lo = PL.div_ceil(SW).min(OW);
-    let ox_hi = if IW + PL >= KW {
-        ((IW + PL - KW) / SW + 1).min(OW)
-    } else {
-        0
-    }
-    .max(ox_lo);
-    // Whether every tap row of output row `oy` is inside the image.
-    let full = |oy: usize| oy * SH >= PT && oy * SH + KH <= IH + PT;
-    let mut oy = rows.start;
-    while oy < rows.end {
-        let pair = pair_rows(KH) && oy + 1 < rows.end && full(oy) && full(oy + 1);
-        // This output row and the next (used when `pair`).
-        let (drow, drow2) = dst[(oy - rows.start) * OW * C..].split_at_mut(OW * C);
-        // Valid tap rows: 0 <= oy*SH + ky - PT < IH.
-        let ky0 = PT.saturating_sub(oy * SH);
-        let ky1 = KH.min((IH + PT).saturating_sub(oy * SH));
-        if ky0 >= ky1 {
-            // The whole window is padding: the output is the activated bias.
-            for ox in 0..OW {
-                for_blocks(C, |c0, n| {
-                    store_n(
-                        &mut drow[ox * C + c0..],
-                        act.apply(load_n(&bias[c0..], n)),
-                        n,
-                    )
-                });
-            }
-            oy += 1;
-            continue;
-        }
-        let row = Row::<IH, IW, C, SS, KW, SW, PL> {
-            src,
-            row0: src_row0,
-            w,
-            ky0,
-            ky1,
-            iy: oy * SH + ky0 - PT,
-        };
-        // Segment length: the fewest segments of at most `seg_max` pixels, evened out (the
-        // model's widths 7..112 all cut exactly into 7, 8 or 14).
-        let len = OW.div_ceil(OW.div_ceil(seg_max(KW)));
-        // Segments along the row, each over all channel blocks (consecutive loads then walk
-        // consecutive cache lines instead of striding by a whole pixel).
-        // One 16-channel block (`n` channels) of the segment at `x0`, one output row.
-        macro_rules! block {
-            ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
-                let (x0, c0, n) = ($x0, $c0, $n);
-                let acc = if $unmasked {
-                    row.segment::<false>(bias, x0, len, c0, n)
-                } else {
-                    row.segment::<true>(bias, x0, len, c0, n)
-                };
-                for (p, a) in acc.into_iter().enumerate().take(len) {
-                    store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
-                }
-            }};
-        }
-        // The same for output rows `oy` and `oy + 1` together.
-        macro_rules! block2 {
-            ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
-                let (x0, c0, n) = ($x0, $c0, $n);
-                let [acc, acc2] = if $unmasked {
-                    row.segment2::<KH, SH, false>(bias, x0, len, c0, n)
-                } else {
-                    row.segment2::<KH, SH, true>(bias, x0, len, c0, n)
-                };
-                for (p, a) in acc.into_iter().enumerate().take(len) {
-                    store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
-                }
-                for (p, a) in acc2.into_iter().enumerate().take(len) {
-                    store_n(&mut drow2[(x0 + p) * C + c0..], act.apply(a), n);
-                }
-            }};
-        }
-        // All channel blocks of the segment at `x0`: full blocks, then the tail, each spelled out
-        // so `n` is a constant (through a closure it was not when the tail exists: a 112x112x24
-        // layer ran 8x slower).
-        macro_rules! segment {
-            ($block:ident, $x0:expr) => {{
-                let x0: usize = $x0;
-                let unmasked = x0 >= ox_lo && x0 + len <= ox_hi;
-                let full = C / L * L;
-                let mut c0 = 0;
-                while c0 < full {
-                    $block!(x0, unmasked, c0, L);
-                    c0 += L;
-                }
-                if full < C {
-                    $block!(x0, unmasked, full, C - full);
-                }
-            }};
-        }
-        macro_rules! segments {
-            ($block:ident) => {{
-                segment!($block, 0);
-                let last = OW - len;
-                let mut x0 = len;
-                while x0 < last {
-                    // The last middle segment may overlap the one before it (recomputing, not
-                    // changing, its outputs) so that none runs into the final one's masked zone.
-                    segment!($block, x0.min(last - len));
-                    x0 += len;
-                }
-                if last > 0 {
-                    segment!($block, last);
-                }
-            }};
-        }
-        if pair {
-            segments!(block2);
-            oy += 2;
+    /// Output rows `rows` of [`dwconv`] from a band of input rows: `src` holds whole input rows
+    /// starting at row `src_row0` (at least those the output rows read), `dst` just the output rows
+    /// (`rows.len() * OW * C` values). Row-banded execution (see `pplcnet-codegen`'s `band`) keeps
+    /// only such bands in a small window. Not inlined: the serial, parallel and banded paths share
+    /// one instance.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    pub fn dwconv_band(
+        src: &[f32],
+        src_row0: usize,
+        w: &[f32],
+        bias: &[f32],
+        act: impl Activation,
+        rows: Range<usize>,
+        dst: &mut [f32],
+    ) {
+        assert!(C <= SS && src.len() % (IW * SS) == 0 && w.len() == KH * KW * C && bias.len() == C);
+        assert!(rows.start <= rows.end && rows.end <= OH && dst.len() == rows.len() * OW * C);
+        // Output columns whose every tap is inside the image: ox * SW >= PL and
+        // ox * SW + KW - 1 - PL < IW.
+        let ox_lo = PL.div_ceil(SW).min(OW);
+        let ox_hi = if IW + PL >= KW {
+            ((IW + PL - KW) / SW + 1).min(OW)
         } else {
-            segments!(block);
-            oy += 1;
+            0
+        }
+        .max(ox_lo);
+        // Whether every tap row of output row `oy` is inside the image.
+        let full = |oy: usize| oy * SH >= PT && oy * SH + KH <= IH + PT;
+        let mut oy = rows.start;
+        while oy < rows.end {
+            let pair = pair_rows(KH) && oy + 1 < rows.end && full(oy) && full(oy + 1);
+            // This output row and the next (used when `pair`).
+            let (drow, drow2) = dst[(oy - rows.start) * OW * C..].split_at_mut(OW * C);
+            // Valid tap rows: 0 <= oy*SH + ky - PT < IH.
+            let ky0 = PT.saturating_sub(oy * SH);
+            let ky1 = KH.min((IH + PT).saturating_sub(oy * SH));
+            if ky0 >= ky1 {
+                // The whole window is padding: the output is the activated bias.
+                for ox in 0..OW {
+                    for_blocks(C, |c0, n| {
+                        store_n(
+                            &mut drow[ox * C + c0..],
+                            act.apply(load_n(&bias[c0..], n)),
+                            n,
+                        )
+                    });
+                }
+                oy += 1;
+                continue;
+            }
+            let row = Row::<IH, IW, C, SS, KW, SW, PL> {
+                src,
+                row0: src_row0,
+                w,
+                ky0,
+                ky1,
+                iy: oy * SH + ky0 - PT,
+            };
+            // Segment length: the fewest segments of at most `seg_max` pixels, evened out (the
+            // model's widths 7..112 all cut exactly into 7, 8 or 14).
+            let len = OW.div_ceil(OW.div_ceil(seg_max(KW)));
+            // Segments along the row, each over all channel blocks (consecutive loads then walk
+            // consecutive cache lines instead of striding by a whole pixel).
+            // One 16-channel block (`n` channels) of the segment at `x0`, one output row.
+            macro_rules! block {
+                ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
+                    let (x0, c0, n) = ($x0, $c0, $n);
+                    let acc = if $unmasked {
+                        row.segment::<false>(bias, x0, len, c0, n)
+                    } else {
+                        row.segment::<true>(bias, x0, len, c0, n)
+                    };
+                    for (p, a) in acc.into_iter().enumerate().take(len) {
+                        store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
+                    }
+                }};
+            }
+            // The same for output rows `oy` and `oy + 1` together.
+            macro_rules! block2 {
+                ($x0:expr, $unmasked:expr, $c0:expr, $n:expr) => {{
+                    let (x0, c0, n) = ($x0, $c0, $n);
+                    let [acc, acc2] = if $unmasked {
+                        row.segment2::<KH, SH, false>(bias, x0, len, c0, n)
+                    } else {
+                        row.segment2::<KH, SH, true>(bias, x0, len, c0, n)
+                    };
+                    for (p, a) in acc.into_iter().enumerate().take(len) {
+                        store_n(&mut drow[(x0 + p) * C + c0..], act.apply(a), n);
+                    }
+                    for (p, a) in acc2.into_iter().enumerate().take(len) {
+                        store_n(&mut drow2[(x0 + p) * C + c0..], act.apply(a), n);
+                    }
+                }};
+            }
+            // All channel blocks of the segment at `x0`: full blocks, then the tail, each spelled
+            // out so `n` is a constant (through a closure it was not when the tail exists: a
+            // 112x112x24 layer ran 8x slower).
+            macro_rules! segment {
+                ($block:ident, $x0:expr) => {{
+                    let x0: usize = $x0;
+                    let unmasked = x0 >= ox_lo && x0 + len <= ox_hi;
+                    let full = C / L * L;
+                    let mut c0 = 0;
+                    while c0 < full {
+                        $block!(x0, unmasked, c0, L);
+                        c0 += L;
+                    }
+                    if full < C {
+                        $block!(x0, unmasked, full, C - full);
+                    }
+                }};
+            }
+            macro_rules! segments {
+                ($block:ident) => {{
+                    segment!($block, 0);
+                    let last = OW - len;
+                    let mut x0 = len;
+                    while x0 < last {
+                        // The last middle segment may overlap the one before it (recomputing,
+                        // not changing, its outputs) so that none runs into the final one's
+                        // masked zone.
+                        segment!($block, x0.min(last - len));
+                        x0 += len;
+                    }
+                    if last > 0 {
+                        segment!($block, last);
+                    }
+                }};
+            }
+            if pair {
+                segments!(block2);
+                oy += 2;
+            } else {
+                segments!(block);
+                oy += 1;
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod amx;
 pub mod conv_u8;
 pub mod dwconv;
 pub mod eltwise;
+mod entry;
 pub mod par;
 pub mod pool;
 pub mod pwconv;

@@ -1,5 +1,6 @@
 //! Pooling over HWC activations: global average and windowed max.
 
+use super::entry::shape_fns;
 use super::simd::{for_blocks, load_n, store_n, V};
 
 /// `dst[c] = mean over the HW pixels of src[p][c]`.
@@ -15,46 +16,33 @@ pub fn global_avg_pool<const HW: usize, const C: usize>(src: &[f32], dst: &mut [
     });
 }
 
-/// Max pooling over HWC activations: `dst[oy][ox][c]` = the max of `src[iy][ix][c]` over the
-/// `KH x KW` window at `(oy * SH - PT, ox * SW - PL)`; padded positions never win (a window with no
-/// pixel in the image, which the compiler refuses, would give -inf). Input pixels are `SS >= C`
-/// values apart.
-#[allow(clippy::too_many_arguments)]
-pub fn max_pool<
-    const IH: usize,
-    const IW: usize,
-    const C: usize,
-    const SS: usize,
-    const OH: usize,
-    const OW: usize,
-    const KH: usize,
-    const KW: usize,
-    const SH: usize,
-    const SW: usize,
-    const PT: usize,
-    const PL: usize,
->(
-    src: &[f32],
-    dst: &mut [f32],
-) {
-    assert!(C <= SS && src.len() >= (IH * IW - 1) * SS + C && dst.len() == OH * OW * C);
-    for oy in 0..OH {
-        // The window's rows inside the image.
-        let y0 = (oy * SH).saturating_sub(PT);
-        let y1 = (oy * SH + KH).saturating_sub(PT).min(IH);
-        for ox in 0..OW {
-            let x0 = (ox * SW).saturating_sub(PL);
-            let x1 = (ox * SW + KW).saturating_sub(PL).min(IW);
-            let d = (oy * OW + ox) * C;
-            for_blocks(C, |c0, n| {
-                let mut m = V::splat(f32::NEG_INFINITY);
-                for iy in y0..y1 {
-                    for ix in x0..x1 {
-                        m = m.max(load_n(&src[(iy * IW + ix) * SS + c0..], n));
+shape_fns! {
+    [IH, IW, C, SS, OH, OW, KH, KW, SH, SW, PT, PL]
+    /// Max pooling over HWC activations: `dst[oy][ox][c]` = the max of `src[iy][ix][c]` over the
+    /// `KH x KW` window at `(oy * SH - PT, ox * SW - PL)`; padded positions never win (a window
+    /// with no pixel in the image, which the compiler refuses, would give -inf). Input pixels are
+    /// `SS >= C` values apart.
+    #[allow(clippy::too_many_arguments)]
+    pub fn max_pool(src: &[f32], dst: &mut [f32]) {
+        assert!(C <= SS && src.len() >= (IH * IW - 1) * SS + C && dst.len() == OH * OW * C);
+        for oy in 0..OH {
+            // The window's rows inside the image.
+            let y0 = (oy * SH).saturating_sub(PT);
+            let y1 = (oy * SH + KH).saturating_sub(PT).min(IH);
+            for ox in 0..OW {
+                let x0 = (ox * SW).saturating_sub(PL);
+                let x1 = (ox * SW + KW).saturating_sub(PL).min(IW);
+                let d = (oy * OW + ox) * C;
+                for_blocks(C, |c0, n| {
+                    let mut m = V::splat(f32::NEG_INFINITY);
+                    for iy in y0..y1 {
+                        for ix in x0..x1 {
+                            m = m.max(load_n(&src[(iy * IW + ix) * SS + c0..], n));
+                        }
                     }
-                }
-                store_n(&mut dst[d + c0..], m, n);
-            });
+                    store_n(&mut dst[d + c0..], m, n);
+                });
+            }
         }
     }
 }
