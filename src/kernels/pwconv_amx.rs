@@ -18,7 +18,7 @@
 //! (its first rows are recomputed, to the same bits, and stored once), so every tile reads real
 //! rows and the configuration stays one; layers of fewer than 16 pixels configure tiles of that
 //! many rows. What runs ([`amx::backend`]): the hardware; where AMX is missing or refused, the
-//! bit-identical FMA fallback of [`direct`] (no tiles); the scalar emulation in tests.
+//! bit-identical FMA fallback of `pwconv_amx/direct.rs` (no tiles); the scalar emulation in tests.
 
 use core::ops::Range;
 
