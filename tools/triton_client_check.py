@@ -11,15 +11,17 @@ Run by server/tests/triton_client.rs, which starts the server and writes DATA_DI
 Every check compares exact values (the f32 bits), or the protocol's error form and status.
 
 With --busy-http/--busy-grpc (a second server with one worker and one queue slot) it also checks
-that a full queue answers 503 / UNAVAILABLE at once.
+that a full queue answers 503 / UNAVAILABLE at once; with --late-grpc (a server with
+--deadline-ms 1) that gRPC inference past the deadline answers DEADLINE_EXCEEDED.
 
 Usage: .venv-triton/bin/python tools/triton_client_check.py --http HOST:PORT --grpc HOST:PORT \
-           [--busy-http HOST:PORT --busy-grpc HOST:PORT] DATA_DIR
+           [--busy-http HOST:PORT --busy-grpc HOST:PORT] [--late-grpc HOST:PORT] DATA_DIR
 """
 import argparse
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -212,12 +214,31 @@ def queue_full(mod, url, meta, raw, raw_expected, proto):
     client.close()
 
 
+def deadline_passes(url, meta, raw):
+    """A server whose --deadline-ms (1) is shorter than one image's compute: every gRPC inference
+    ends in DEADLINE_EXCEEDED naming the deadline, promptly, and the server stays ready (the worker
+    drops the late result and takes the next job)."""
+    model = meta["model"]
+    client = grpcclient.InferenceServerClient(url=url)
+    i = grpcclient.InferInput("image", [1] + list(raw.shape[1:]), "UINT8")
+    i.set_data_from_numpy(raw[:1])
+    for n in range(3):
+        start = time.monotonic()
+        expect_error(grpcclient, lambda: client.infer(model, [i], client_timeout=30),
+                     "StatusCode.DEADLINE_EXCEEDED", "deadline", f"grpc: deadline {n}")
+        took = time.monotonic() - start
+        check(took < 5, f"grpc: deadline {n} answered after {took:.2f} s")
+    check(client.is_server_ready(), "grpc: ready after deadlines passed")
+    client.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--http", required=True)
     ap.add_argument("--grpc", required=True)
     ap.add_argument("--busy-http", help="a server with --workers 1 --queue-depth 1 (REST)")
     ap.add_argument("--busy-grpc", help="the same server's gRPC address")
+    ap.add_argument("--late-grpc", help="a server with --deadline-ms 1 (gRPC)")
     ap.add_argument("data")
     a = ap.parse_args()
     loaded = load(a.data)
@@ -228,6 +249,8 @@ def main():
         queue_full(httpclient, a.busy_http, meta, raw, raw_expected, "http")
     if a.busy_grpc:
         queue_full(grpcclient, a.busy_grpc, meta, raw, raw_expected, "grpc")
+    if a.late_grpc:
+        deadline_passes(a.late_grpc, meta, raw)
     print(f"ok: {len(CHECKS)} checks passed (tritonclient http and grpc)")
 
 

@@ -1,7 +1,7 @@
 //! Triton's own Python clients (`tritonclient.http` and `tritonclient.grpc`, from PyPI) against
 //! the server binary: `tools/triton_client_check.py` checks metadata, raw and encoded-image
 //! inference bit for bit against `classify`, the classification extension, the error forms, and
-//! 503 / UNAVAILABLE from a full queue.
+//! 503 / UNAVAILABLE from a full queue, DEADLINE_EXCEEDED once `--deadline-ms` passes.
 //! Needs `.venv-triton` (`tools/setup_server_venv.sh`, run by `.ci/run`); without it the test
 //! says `skipped: <why>` on stderr (unless `PPLCNET_REQUIRE_TRITON` is set: then it fails).
 
@@ -82,12 +82,15 @@ fn tritonclient_http_and_grpc() {
         "25000000",
     ]);
     let busy = Server::start(&["--workers", "1", "--queue-depth", "1"]);
+    // A deadline shorter than one image's compute: gRPC answers DEADLINE_EXCEEDED.
+    let late = Server::start(&["--workers", "1", "--deadline-ms", "1"]);
     let mut child = Command::new(&python)
         .arg(root().join("tools/triton_client_check.py"))
         .args(["--http", &server.rest.to_string()])
         .args(["--grpc", &server.grpc.to_string()])
         .args(["--busy-http", &busy.rest.to_string()])
         .args(["--busy-grpc", &busy.grpc.to_string()])
+        .args(["--late-grpc", &late.grpc.to_string()])
         .arg(&dir)
         .spawn()
         .expect("run tools/triton_client_check.py");
