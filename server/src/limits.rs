@@ -39,7 +39,7 @@ pub struct Options {
     /// and computation (a gRPC client's shorter `grpc-timeout` wins).
     #[arg(long, value_name = "MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
     pub deadline_ms: u64,
-    /// Most open REST connections; more wait in the listen backlog.
+    /// Most open connections per protocol (REST, gRPC); more wait in the listen backlog.
     #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
     /// On SIGTERM or Ctrl-C, how long in-flight requests may take to finish, in milliseconds.

@@ -22,6 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 mod grpc;
+mod grpc_conn;
 mod limits;
 mod metrics;
 mod pool;
@@ -110,7 +111,11 @@ async fn run(opts: Options) -> Result<(), Box<dyn std::error::Error>> {
             .max_concurrent_streams(Some(256))
             .add_service(service)
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
+                grpc_conn::incoming(
+                    grpc_listener,
+                    opts.max_connections as usize,
+                    limits.deadline,
+                ),
                 async move {
                     let _ = grpc_stop.changed().await;
                 },

@@ -157,6 +157,77 @@ fn slow_clients_are_cut_at_the_deadline() {
     assert_eq!(get(server.rest, "/v2/health/ready").status, 200);
 }
 
+/// The HTTP/2 client preface and an empty SETTINGS frame: what a gRPC client sends first.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// Sends the preface on `s` and reads what the server sends back within `wait`: its SETTINGS
+/// frame (9-byte header, type 4) when it serves the connection, nothing while it does not.
+fn h2_answer(s: &mut TcpStream, wait: Duration) -> Vec<u8> {
+    s.write_all(H2_PREFACE).unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(n) => buf[..n].to_vec(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn grpc_connections_are_capped_and_silent_ones_cut_at_the_deadline() {
+    let _g = serial();
+    let server = Server::start(&[
+        "--workers",
+        "1",
+        "--max-connections",
+        "2",
+        "--deadline-ms",
+        "1500",
+    ]);
+    // Two connections that send nothing take both slots: a third is not served meanwhile (a
+    // served connection gets the server's SETTINGS at once, before the client's preface).
+    let silent: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(server.grpc).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let t = Instant::now();
+    let mut third = TcpStream::connect(server.grpc).unwrap();
+    let early = h2_answer(&mut third, Duration::from_millis(700));
+    assert!(early.is_empty(), "served beyond the cap: {early:?}");
+    // The silent ones are closed once the deadline passes; then the third is served.
+    let mut answer = Vec::new();
+    let served = wait_until(Duration::from_secs(5), || {
+        let mut buf = [0u8; 64];
+        third
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        if let Ok(n) = third.read(&mut buf) {
+            answer.extend_from_slice(&buf[..n]);
+        }
+        answer.len() >= 9
+    });
+    let took = t.elapsed();
+    assert!(served, "third connection never served ({took:?})");
+    assert_eq!(answer[3], 4, "a SETTINGS frame first: {answer:?}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "served after {took:?}"
+    );
+    // The server spoke first (its SETTINGS), then closed them: the reads end, not time out.
+    for mut s in silent {
+        let mut buf = Vec::new();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let r = s.read_to_end(&mut buf);
+        assert!(
+            r.is_ok()
+                || r.as_ref()
+                    .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+            "silent connection still open: {r:?}"
+        );
+    }
+    // REST is unaffected throughout.
+    assert_eq!(get(server.rest, "/v2/health/ready").status, 200);
+}
+
 #[test]
 fn decompression_bombs_are_refused_in_milliseconds_with_flat_memory() {
     let _g = serial();
