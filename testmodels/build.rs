@@ -126,19 +126,7 @@ fn main() {
                 ..Default::default()
             });
         }
-        if let Err(e) = compiler.compile_to(&out, stem) {
-            fail(&e.to_string());
-        }
-        writeln!(
-            models,
-            "pub mod {stem} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{stem}.rs\")); }}"
-        )
-        .unwrap();
-        writeln!(
-            table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}), run_parallel: parallel_runner!({stem}) }},"
-        )
-        .unwrap();
+        add_model(compiler, &out, stem, stem, &mut models, &mut table);
     }
     models.push_str(&table);
     models.push_str("];\n");
@@ -151,26 +139,12 @@ fn main() {
         for input in pplcnet_codegen::load::input_files(&path) {
             println!("cargo:rerun-if-changed={}", input.display());
         }
-        if let Err(e) = Compiler::new(&path)
-            .runtime_path("::pplcnet")
-            .compile_to(&out, stem)
-        {
-            fail(&e.to_string());
-        }
-        writeln!(
-            models,
-            "pub mod {stem} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{stem}.rs\")); }}"
-        )
-        .unwrap();
-        writeln!(
-            table,
-            "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}), run_parallel: parallel_runner!({stem}) }},"
-        )
-        .unwrap();
+        let compiler = Compiler::new(&path).runtime_path("::pplcnet");
+        add_model(compiler, &out, stem, stem, &mut models, &mut table);
     }
     models.push_str(&table);
     models.push_str("];\n");
-    paddlex::compile(root, &out, &mut models, fail);
+    paddlex::compile(root, &out, &mut models);
     bf16_models(root, &out, &mut models);
     write(&out.join("models.rs"), models.as_bytes());
 
@@ -239,24 +213,11 @@ fn bf16_models(root: &Path, out: &Path, models: &mut String) {
         for stem in BF16_MODELS.iter().filter(|_| enabled) {
             let path = root.join("tests/data/models").join(format!("{stem}.onnx"));
             let module = format!("{prefix}_{stem}");
-            if let Err(e) = Compiler::new(&path)
+            let compiler = Compiler::new(&path)
                 .runtime_path("::pplcnet")
                 .precision(Precision::Bf16)
-                .bf16_isa(isa)
-                .compile_to(out, &module)
-            {
-                fail(&e.to_string());
-            }
-            writeln!(
-                models,
-                "pub mod {module} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\")); }}"
-            )
-            .unwrap();
-            writeln!(
-                rows,
-                "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, input_len: {module}::INPUT_LEN, run: runner!({module}), run_parallel: parallel_runner!({module}) }},"
-            )
-            .unwrap();
+                .bf16_isa(isa);
+            add_model(compiler, out, &module, stem, models, &mut rows);
         }
         models.push_str(&rows);
         models.push_str("];\n");
@@ -278,6 +239,31 @@ fn to_channels_last(x: &[f32], shape: &[usize]) -> Vec<f32> {
 }
 
 /// Writes only when the content differs (no needless recompiles).
+/// Compiles a test model into module `module` and lists it: its `pub mod` line in `models`, its
+/// `Model` row (named `stem`) in `table`.
+fn add_model(
+    compiler: Compiler,
+    out: &Path,
+    module: &str,
+    stem: &str,
+    models: &mut String,
+    table: &mut String,
+) {
+    if let Err(e) = compiler.compile_to(out, module) {
+        fail(&e.to_string());
+    }
+    writeln!(
+        models,
+        "pub mod {module} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{module}.rs\")); }}"
+    )
+    .unwrap();
+    writeln!(
+        table,
+        "    Model {{ stem: \"{stem}\", info: &{module}::MODEL, input_len: {module}::INPUT_LEN, run: runner!({module}), run_parallel: parallel_runner!({module}) }},"
+    )
+    .unwrap();
+}
+
 fn write(path: &Path, bytes: &[u8]) {
     if std::fs::read(path).is_ok_and(|old| old == bytes) {
         return;

@@ -12,6 +12,8 @@ use std::path::Path;
 use pplcnet_codegen::load::inference_yml;
 use pplcnet_codegen::{Compiler, InputSpec};
 
+use super::fail;
+
 /// The model directories under `tests/data/paddlex/`.
 pub const PADDLEX_MODELS: [&str; 6] = [
     "pplcnet_doc_ori",
@@ -24,7 +26,7 @@ pub const PADDLEX_MODELS: [&str; 6] = [
 
 /// Compiles every model of [`PADDLEX_MODELS`] in both formats and appends its modules and the
 /// `PADDLEX_MODELS` table to `models`.
-pub fn compile(root: &Path, out: &Path, models: &mut String, fail: fn(&str) -> !) {
+pub fn compile(root: &Path, out: &Path, models: &mut String) {
     let mut table = String::from(
         "/// The PaddleX / PaddleOCR task models, Paddle export then ONNX conversion of each.\n\
          pub static PADDLEX_MODELS: &[Model] = &[\n",
@@ -54,23 +56,10 @@ pub fn compile(root: &Path, out: &Path, models: &mut String, fail: fn(&str) -> !
             for input in pplcnet_codegen::load::input_files(&path) {
                 println!("cargo:rerun-if-changed={}", input.display());
             }
-            if let Err(e) = Compiler::new(&path)
+            let compiler = Compiler::new(&path)
                 .runtime_path("::pplcnet")
-                .input(spec.clone())
-                .compile_to(out, &stem)
-            {
-                fail(&e.to_string());
-            }
-            writeln!(
-                models,
-                "pub mod {stem} {{ include!(concat!(env!(\"OUT_DIR\"), \"/{stem}.rs\")); }}"
-            )
-            .unwrap();
-            writeln!(
-                table,
-                "    Model {{ stem: \"{stem}\", info: &{stem}::MODEL, input_len: {stem}::INPUT_LEN, run: runner!({stem}), run_parallel: parallel_runner!({stem}) }},"
-            )
-            .unwrap();
+                .input(spec.clone());
+            super::add_model(compiler, out, &stem, &stem, models, &mut table);
         }
     }
     models.push_str(&table);
