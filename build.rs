@@ -24,6 +24,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PPLCNET_INFERENCE_YML");
     println!("cargo:rerun-if-env-changed=PPLCNET_RESIZE");
     println!("cargo:rerun-if-env-changed=PPLCNET_THRESHOLD");
+    println!("cargo:rerun-if-env-changed=PPLCNET_L2_KIB");
     let root =
         PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
@@ -48,7 +49,8 @@ fn main() {
 
     let mut compiler = pplcnet_codegen::Compiler::new(&model)
         .runtime_path("crate")
-        .seeded_default(seeded_default);
+        .seeded_default(seeded_default)
+        .l2_cache(l2_bytes());
     let yml = inference_yml(&model);
     let spec = input_spec(yml.as_ref().map_or_else(Default::default, |y| {
         y.input_spec(pplcnet_codegen::InputSpec::default())
@@ -279,6 +281,32 @@ fn bf16_isa() -> pplcnet_codegen::Bf16Isa {
              where AMX is missing)",
         ),
     }
+}
+
+/// L2 cache per core of the CPU the code is for: `PPLCNET_L2_KIB`, else, when building for the
+/// building machine, its own (Linux sysfs), else unknown.
+fn l2_bytes() -> Option<usize> {
+    if let Some(v) = env("PPLCNET_L2_KIB") {
+        return match v.parse::<usize>() {
+            Ok(kib) if kib > 0 => Some(kib << 10),
+            _ => fail(&format!(
+                "PPLCNET_L2_KIB={v:?}: expected the L2 cache per core in KiB, e.g. 1024"
+            )),
+        };
+    }
+    if !native_build() {
+        return None;
+    }
+    let dir = std::path::Path::new("/sys/devices/system/cpu/cpu0/cache");
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|entry| {
+        let read = |f: &str| std::fs::read_to_string(entry.path().join(f)).ok();
+        if read("level")?.trim() != "2" || read("type")?.trim() == "Instruction" {
+            return None;
+        }
+        let size = read("size")?;
+        let kib = size.trim().strip_suffix('K')?.parse::<usize>().ok()?;
+        Some(kib << 10)
+    })
 }
 
 /// A non-empty environment variable.

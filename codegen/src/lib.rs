@@ -69,6 +69,7 @@ pub struct Compiler {
     seeded_default: bool,
     precision: Precision,
     bf16_isa: Bf16Isa,
+    l2_bytes: Option<usize>,
 }
 
 /// The arithmetic of the matrix products (defined in `pplcnet-spec`, shared with the runtime).
@@ -127,6 +128,7 @@ impl Compiler {
             seeded_default: false,
             precision: Precision::F32,
             bf16_isa: Bf16Isa::default(),
+            l2_bytes: None,
         }
     }
 
@@ -167,11 +169,21 @@ impl Compiler {
         self
     }
 
-    /// The precision and instruction set the matrix products compile to.
+    /// The L2 cache per core, in bytes, of the CPU the code will run on (default: unknown). With
+    /// less than 1 MiB, pointwise convs do not prefetch later layers' weights (they would evict
+    /// their own; see `emit::prefetch`).
+    pub fn l2_cache(mut self, bytes: Option<usize>) -> Self {
+        self.l2_bytes = bytes;
+        self
+    }
+
+    /// The precision and instruction set the matrix products compile to, and the cache they run
+    /// with.
     pub fn target(&self) -> variants::Target {
         variants::Target {
             precision: self.precision,
             bf16_isa: self.bf16_isa,
+            l2_bytes: self.l2_bytes,
         }
     }
 

@@ -147,11 +147,14 @@ pub static GEMM_VARIANTS: [GemmVariant; 3] = [
 ];
 
 /// What a build compiles for: the precision of its matrix products and, in bf16, their
-/// instructions.
+/// instructions; the L2 cache per core of the CPU it will run on, when known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Target {
     pub precision: Precision,
     pub bf16_isa: Bf16Isa,
+    /// Bytes of L2 cache per core (`None`: unknown). Decides whether pointwise convs prefetch
+    /// later layers' weights (`emit::prefetch`).
+    pub l2_bytes: Option<usize>,
 }
 
 /// The variant running a matrix product with `k` input channels for `target`: the first of
@@ -260,6 +263,7 @@ mod tests {
         let amx = Target {
             precision: Precision::Bf16,
             bf16_isa: Bf16Isa::Amx,
+            ..Target::default()
         };
         assert_eq!(gemm_variant(amx, 64).isa, Isa::Amx);
         assert_eq!(gemm_variant(amx, AMX_MAX_K + 1).isa, Isa::Wide);
@@ -267,6 +271,7 @@ mod tests {
         let dp = Target {
             precision: Precision::Bf16,
             bf16_isa: Bf16Isa::Avx512Bf16,
+            ..Target::default()
         };
         assert_eq!(gemm_variant(dp, 64).isa, Isa::Avx512Bf16);
     }

@@ -60,7 +60,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
     let mut layers = Vec::new();
     let mut layer_infos = Vec::new();
     let mut lowered_layers = lower_all(g, plan, &mut blob, info.target)?;
-    prefetch_ahead(g, &mut lowered_layers);
+    prefetch_ahead(g, &mut lowered_layers, info.target);
     // The serial path runs banded chains; its plan then differs from the parallel path's (the
     // chains' values live in windows), and its layers are lowered again under it.
     let chains = find_chains(g, &lowered_layers);
@@ -73,7 +73,7 @@ pub fn emit(g: &Graph, plan: &Plan, info: &ModuleInfo) -> Result<Emitted> {
         let mut relowered = lower_all(g, &banded_plan, &mut same_blob, info.target)?;
         let bits = |b: &Blob| b.data.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert!(bits(&same_blob) == bits(&blob), "lowering is deterministic");
-        prefetch_ahead(g, &mut relowered);
+        prefetch_ahead(g, &mut relowered, info.target);
         (&banded_plan, Some(relowered))
     };
     let mut chain_of = vec![None; lowered_layers.len()];

@@ -3,18 +3,34 @@
 
 use super::LoweredLayer;
 use crate::ir::Graph;
+use crate::variants::Target;
 
 /// Multiply-adds of a host per byte it prefetches: low enough that the prefetches keep up, high
 /// enough that they do not crowd out the host's own memory traffic (measured on Zen 4).
 const PREFETCH_MACS_PER_BYTE: u64 = 10;
+
+/// The least L2 per core with which hosts prefetch: the stream they pull passes through L2, and a
+/// smaller one loses the host's own weights to it. On Zen 3 (512 KiB), interleaved `bench`, 4-5
+/// rounds, per-round minimum: 15.1-15.5 ms with, 14.05-14.1 without at one thread, 8.0-8.2 / 7.3-7.6
+/// at two; on Zen 4 (1 MiB) it gained 11.75 -> 11.55 ms (BENCHMARKS-history.md).
+const PREFETCH_MIN_L2: usize = 1 << 20;
+
+/// Whether hosts prefetch later layers for `target`: unless its L2 is known to be too small.
+pub(crate) fn prefetches_ahead(target: Target) -> bool {
+    target.l2_bytes.is_none_or(|b| b >= PREFETCH_MIN_L2)
+}
 
 /// Arranges for the weights of every layer to be prefetched by the compute-bound pointwise convs
 /// ("hosts") before it, so they come from L2 / L3 instead of DRAM when it runs (the weights are
 /// read once per image and, all together, do not stay in the caches from one image to the next).
 /// The blob is in execution order; from its end backwards, each layer's weights go to the nearest
 /// earlier hosts with capacity left (`PREFETCH_MACS_PER_BYTE` multiply-adds per byte), so each host
-/// prefetches one contiguous range, as late as its capacity allows.
-pub(super) fn prefetch_ahead(g: &Graph, layers: &mut [LoweredLayer]) {
+/// prefetches one contiguous range, as late as its capacity allows. Nothing for a target with a
+/// small L2 ([`prefetches_ahead`]).
+pub(super) fn prefetch_ahead(g: &Graph, layers: &mut [LoweredLayer], target: Target) {
+    if !prefetches_ahead(target) {
+        return;
+    }
     let mut left: Vec<u64> = layers
         .iter()
         .map(|l| {
