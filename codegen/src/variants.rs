@@ -89,7 +89,8 @@ pub struct GemmVariant {
     pub input_scale: bool,
     /// Has `_ahead` entry points that prefetch later layers' weights while it computes.
     pub prefetch_host: bool,
-    /// Has a `_band` entry point (runs on a band of rows inside a banded chain).
+    /// Has a `_band` entry point (runs on a band of rows inside a banded chain): `(src, src_row0,
+    /// w, bias, act, pixels, dst)`, then the weights to prefetch if it is a `prefetch_host`.
     pub band: bool,
     /// `(runtime constant, value)` pairs the packing assumes, asserted in the generated module.
     pub layout: &'static [(&'static str, usize)],
@@ -136,7 +137,7 @@ pub static GEMM_VARIANTS: [GemmVariant; 3] = [
         pack: amx_bf16,
         input_scale: true,
         prefetch_host: false,
-        band: false,
+        band: true,
         layout: &[
             ("pwconv_amx::TILE_N", AMX_TILE_N),
             ("pwconv_amx::TILE_K", AMX_TILE_K),

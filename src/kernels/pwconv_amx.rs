@@ -290,21 +290,22 @@ impl Layer<'_> {
     }
 }
 
-/// The operands checked against the shape.
+/// The operands of `m <= M` pixels checked against the shape.
 #[allow(clippy::too_many_arguments)]
 fn layer<'a, const M: usize, const K: usize, const N: usize, const DS: usize>(
+    m: usize,
     src: &'a [f32],
     scale: Option<&'a [f32]>,
     w: &'a [f32],
     bias: &'a [f32],
     residual: Option<&'a [f32]>,
 ) -> Layer<'a> {
-    assert!(M >= 1 && K >= 1 && N >= 1 && K <= MAX_K && N <= DS);
-    assert!(src.len() == M * K && w.len() == packed_len(K, N));
+    assert!(1 <= m && m <= M && K >= 1 && N >= 1 && K <= MAX_K && N <= DS);
+    assert!(src.len() == m * K && w.len() == packed_len(K, N));
     assert!(bias.len() == N.div_ceil(BIAS_PAD) * BIAS_PAD);
-    assert!(residual.is_none_or(|r| r.len() == M * N) && scale.is_none_or(|s| s.len() == K));
+    assert!(residual.is_none_or(|r| r.len() == m * N) && scale.is_none_or(|s| s.len() == K));
     Layer {
-        m: M,
+        m,
         k: K,
         n: N,
         ds: DS,
@@ -328,11 +329,42 @@ pub fn pwconv_amx<const M: usize, const K: usize, const N: usize, const DS: usiz
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    let l = layer::<M, K, N, DS>(src, scale, w, bias, residual);
+    let l = layer::<M, K, N, DS>(M, src, scale, w, bias, residual);
     assert!(dst.len() == M * DS);
     l.dispatch(
         act,
         0..M,
+        0..N.div_ceil(TILE_N),
+        dst,
+        Origin { row: 0, col: 0 },
+    );
+}
+
+/// Rows `rows` of [`pwconv_amx`] (no residual, no scale) from a band of input pixels: `src` holds
+/// whole input pixels starting at pixel `src_row0` (at least `rows`), `dst` just the output rows.
+/// For row-banded execution (see `pplcnet-codegen`'s `band`): the band is a layer of its own (its
+/// last tile moved back inside it, tiles of fewer rows when it has fewer than 16 pixels), with the
+/// same results as [`pwconv_amx`] (each output depends only on its row, its column and the K
+/// order).
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn pwconv_amx_band<const M: usize, const K: usize, const N: usize, const DS: usize>(
+    src: &[f32],
+    src_row0: usize,
+    w: &[f32],
+    bias: &[f32],
+    act: impl Activation,
+    rows: Range<usize>,
+    dst: &mut [f32],
+) {
+    assert!(src_row0 <= rows.start && rows.start < rows.end && rows.end <= M);
+    assert!(src.len() % K == 0 && (rows.end - src_row0) * K <= src.len());
+    let band = &src[(rows.start - src_row0) * K..(rows.end - src_row0) * K];
+    let l = layer::<M, K, N, DS>(rows.len(), band, None, w, bias, None);
+    assert!(dst.len() == rows.len() * DS);
+    l.dispatch(
+        act,
+        0..rows.len(),
         0..N.div_ceil(TILE_N),
         dst,
         Origin { row: 0, col: 0 },
@@ -353,7 +385,7 @@ pub fn pwconv_amx_par<const M: usize, const K: usize, const N: usize, const DS: 
     residual: Option<&[f32]>,
     dst: &mut [f32],
 ) {
-    let l = layer::<M, K, N, DS>(src, scale, w, bias, residual);
+    let l = layer::<M, K, N, DS>(M, src, scale, w, bias, residual);
     let ntiles = N.div_ceil(TILE_N);
     if M == 1 {
         assert!(DS == N && dst.len() == N);

@@ -26,7 +26,12 @@ pub(super) struct BandCall {
 pub(super) enum BandKind {
     Stem,
     Depthwise,
-    Pointwise,
+    /// A matrix-product variant's `<module>_band` entry point; `ahead`: it takes the weights to
+    /// prefetch.
+    Pointwise {
+        module: &'static str,
+        ahead: bool,
+    },
 }
 
 /// A banded chain: its layers (a range of the lowered layers) and their schedule.
@@ -128,7 +133,7 @@ pub(super) fn find_chains(g: &Graph, layers: &[LoweredLayer]) -> Vec<Chain> {
         // calls) measured no faster.
         let pointwise = (a..b).any(|l| {
             let band = layers[l].2.band.as_ref();
-            band.is_some_and(|c| c.kind == BandKind::Pointwise)
+            band.is_some_and(|c| matches!(c.kind, BandKind::Pointwise { .. }))
         });
         if b - a >= 2 && pointwise {
             chains.push(Chain {
@@ -161,7 +166,9 @@ fn chain_schedule(layers: &[LoweredLayer], chain: std::ops::Range<usize>) -> ban
             }
         }
         let enough = calls.iter().zip(&fewest).all(|(c, &f)| {
-            c.kind != BandKind::Pointwise || f == usize::MAX || f * c.width >= BAND_MIN_PIXELS
+            !matches!(c.kind, BandKind::Pointwise { .. })
+                || f == usize::MAX
+                || f * c.width >= BAND_MIN_PIXELS
         });
         if enough || band_rows >= last {
             return s;
@@ -280,13 +287,16 @@ pub(super) fn emit_chain(plan: &Plan, layers: &[LoweredLayer], chain: &Chain) ->
                 quote!(),
                 quote!(k::dwconv::dwconv_band::#generics(src, row0, #args, rows, dst);),
             ),
-            BandKind::Pointwise => {
+            BandKind::Pointwise { module, ahead } => {
                 let width = c.width;
+                let m = format_ident!("{module}");
+                let f = format_ident!("{module}_band");
+                let ahead = ahead.then(|| quote!(, &w[ahead]));
                 (
                     quote!(),
                     quote! {
                         let pixels = rows.start * #width..rows.end * #width;
-                        k::pwconv::pwconv_band::#generics(src, row0 * #width, #args, pixels, dst, &w[ahead]);
+                        k::#m::#f::#generics(src, row0 * #width, #args, pixels, dst #ahead);
                     },
                 )
             }

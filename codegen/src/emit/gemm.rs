@@ -147,7 +147,10 @@ pub(super) fn lower_pointwise(
         rows: band::Rows::pointwise(ih),
         width: iw,
         out_row: iw * ds,
-        kind: BandKind::Pointwise,
+        kind: BandKind::Pointwise {
+            module: variant.module,
+            ahead: variant.prefetch_host,
+        },
         generics: quote!(<#m, #cin, #cout, #ds>),
         args: {
             let (w, b, a) = (&call.wseg, &call.bseg, &call.act);

@@ -91,6 +91,7 @@ fn run<T: Tiles, const M: usize, const K: usize, const N: usize, const DS: usize
     act: impl Activation,
 ) -> Vec<f32> {
     let l = layer::<M, K, N, DS>(
+        M,
         &c.src,
         c.scale.as_deref(),
         &c.packed,
@@ -111,6 +112,7 @@ fn run_direct<const M: usize, const K: usize, const N: usize, const DS: usize>(
     rows: usize,
 ) -> Vec<f32> {
     let l = layer::<M, K, N, DS>(
+        M,
         &c.src,
         c.scale.as_deref(),
         &c.packed,
@@ -278,6 +280,47 @@ fn parallel_parts_are_bit_identical() {
     same::<1, 100, 70, 70>(21);
     same::<49, 64, 40, 48>(22);
     same::<70, 33, 16, 16>(23);
+}
+
+#[test]
+fn bands_are_bit_identical_to_the_whole_layer() {
+    fn same<const M: usize, const K: usize, const N: usize, const DS: usize>(seed: u64) {
+        let c = case::<M, K, N>(seed, false);
+        let mut whole = vec![0.0; M * DS];
+        pwconv_amx::<M, K, N, DS>(&c.src, None, &c.packed, &c.bias, Relu, None, &mut whole);
+        // Bands under, at and over a tile, from the first pixel or inside the window, the last
+        // ending at the layer's end.
+        for (row0, rows) in [
+            (0, 0..5),
+            (0, 3..19),
+            (2, 5..45),
+            (10, 16..32),
+            (M - 7, M - 7..M),
+        ] {
+            let src = &c.src[row0 * K..];
+            let mut got = vec![f32::NAN; rows.len() * DS];
+            pwconv_amx_band::<M, K, N, DS>(
+                src,
+                row0,
+                &c.packed,
+                &c.bias,
+                Relu,
+                rows.clone(),
+                &mut got,
+            );
+            for (r, row) in rows.clone().zip(got.chunks(DS)) {
+                let want = &whole[r * DS..r * DS + N];
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&row[..N]),
+                    bits(want),
+                    "{M}x{K}x{N}, band {rows:?}, row {r}"
+                );
+            }
+        }
+    }
+    same::<49, 64, 40, 48>(31);
+    same::<112, 33, 64, 64>(32);
 }
 
 #[test]
