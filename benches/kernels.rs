@@ -114,6 +114,23 @@ fn pw<const M: usize, const K: usize, const N: usize>(g: &mut BenchmarkGroup<'_,
     }
 }
 
+/// The AMX kernel's conversion of its input rows to bf16 pairs (the A tiles), `M` rows of `K`.
+fn amx_convert<const M: usize, const K: usize>(g: &mut BenchmarkGroup<'_, WallTime>) {
+    use pplcnet::kernels::pwconv_amx;
+    let src = aligned_values(M * K);
+    let src = src.get();
+    let mut out = vec![0u32; pwconv_amx::row_words(K)];
+    g.throughput(Throughput::Elements((M * K) as u64));
+    g.bench_function(format!("amx bf16_pairs {M}x{K}"), |b| {
+        b.iter(|| {
+            for row in black_box(src).chunks_exact(K) {
+                pwconv_amx::bf16_pairs(row, None, &mut out);
+            }
+            black_box(&out);
+        })
+    });
+}
+
 fn dw<const HW: usize, const C: usize, const K: usize, const S: usize>(
     g: &mut BenchmarkGroup<'_, WallTime>,
 ) {
@@ -195,6 +212,7 @@ fn kernels(c: &mut Criterion) {
     pw::<196, 512, 256>(&mut g);
     pw::<49, 1024, 1024>(&mut g);
     pw::<1, 1280, 1000>(&mut g);
+    amx_convert::<196, 512>(&mut g);
     dw::<112, 32, 3, 1>(&mut g);
     dw::<28, 256, 5, 2>(&mut g);
     dw::<14, 512, 5, 1>(&mut g);

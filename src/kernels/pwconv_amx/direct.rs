@@ -46,12 +46,18 @@ fn flush(x: V) -> V {
 /// reads it (denormals as zero): `bf16_daz(bf16_bits(x))` of every lane.
 #[inline(always)]
 pub(super) fn round_bf16(x: V) -> V {
+    flush(bf16_lanes(x))
+}
+
+/// `bf16_bits(x) << 16` of every lane (ties to even; NaN stays a quiet NaN), as f32.
+#[inline(always)]
+pub(super) fn bf16_lanes(x: V) -> V {
     let b = x.to_bits();
     let high = u32x16::splat(0xffff_0000);
     let lsb = (b >> 16) & u32x16::splat(1);
     let rounded = V::from_bits((b + u32x16::splat(0x7fff) + lsb) & high);
     let quiet = V::from_bits((b | u32x16::splat(0x0040_0000)) & high);
-    flush(x.is_nan().select(quiet, rounded))
+    x.is_nan().select(quiet, rounded)
 }
 
 impl Layer<'_> {

@@ -359,4 +359,37 @@ fn fallback_rounds_like_the_scalar_conversion() {
             );
         }
     }
+    // The tile path's conversion into bf16 pairs reads back the same values, for K of whole
+    // vectors and with an odd tail, with and without a scale.
+    let read = |w: u32, hi: bool| bf16_daz(if hi { (w >> 16) as u16 } else { w as u16 });
+    for k in [MAX_K, 37] {
+        let src = &xs[..k];
+        let ones = vec![1.0f32; k];
+        for scale in [None, Some(&ones[..])] {
+            let l = Layer {
+                m: 1,
+                k,
+                n: 1,
+                ds: 1,
+                src,
+                scale,
+                w: &[],
+                bias: &[],
+                residual: None,
+            };
+            let mut out = vec![u32::MAX; row_words(k) + 3];
+            l.convert(0, &mut out[..row_words(k)]);
+            for (i, x) in src.iter().enumerate() {
+                let (got, want) = (read(out[i / 2], i % 2 == 1), bf16_daz(bf16_bits(*x)));
+                assert!(
+                    want.to_bits() == got.to_bits() || (want.is_nan() && got.is_nan()),
+                    "convert, K {k}, element {i}: {got:e} vs {want:e}"
+                );
+            }
+            assert!(
+                out[k.div_ceil(2)..row_words(k)].iter().all(|&w| w == 0),
+                "K {k}: zero past K"
+            );
+        }
+    }
 }
