@@ -8,7 +8,8 @@
 Every engine runs `--runs` timed inferences (after warm-up) per round, at 1 and 2 threads, and the
 engines are interleaved round by round so machine noise hits them alike. Prints a Markdown table of
 medians with each engine's ratio to pplcnet (the peer's latency divided by ours: > 1 means we are
-faster); OpenVINO's default (bf16) precision is compared with pplcnet's bf16 build when both run. The ONNX model is the one the binary embeds (`pplcnet info` names it) unless --model is given.
+faster), then the same for each round's fastest run (on a shared host the least disturbed figure);
+OpenVINO's default (bf16) precision is compared with pplcnet's bf16 build when both run. The ONNX model is the one the binary embeds (`pplcnet info` names it) unless --model is given.
 """
 
 import argparse
@@ -48,7 +49,7 @@ def time_runs(fn, runs, warmup):
         t = time.perf_counter()
         fn()
         lat.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(lat)
+    return statistics.median(lat), min(lat)
 
 
 def onnxruntime_engine(model, threads):
@@ -87,7 +88,8 @@ def pplcnet_engine(binary, threads, runs, warmup):
         if threads > 1:
             cmd += ["--parallel", str(threads)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        return json.loads(out)["latency_ms"]["median"]
+        lat = json.loads(out)["latency_ms"]
+        return lat["median"], lat["min"]
 
     return run
 
@@ -109,7 +111,7 @@ def main():
     help_text = subprocess.run([args.binary, "bench", "--help"], capture_output=True, text=True).stdout
     has_parallel = "--parallel" in help_text
 
-    results = {}  # (engine label, threads) -> [medians]
+    results = {}  # (engine label, threads) -> [(median, min)]
     for rnd in range(args.rounds):
         for t in threads:
             engines = []
@@ -125,23 +127,31 @@ def main():
                 fn, label = openvino_engine(model, t, None)
                 engines.append((label, lambda fn=fn: time_runs(fn, args.runs, args.warmup)))
             for label, run in engines:
-                med = run()
-                results.setdefault((label, t), []).append(med)
-                print(f"round {rnd + 1}, {t} thread(s): {label}: {med:.3f} ms", file=sys.stderr)
+                med, best = run()
+                results.setdefault((label, t), []).append((med, best))
+                print(f"round {rnd + 1}, {t} thread(s): {label}: {med:.3f} ms (fastest {best:.3f})", file=sys.stderr)
 
     labels = list(dict.fromkeys(k[0] for k in results))
     print(f"model: `{os.path.relpath(model, ROOT)}`, {args.runs} runs x {args.rounds} rounds, "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores\n")
-    head = "| engine | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}: median ms (vs pplcnet)" for t in threads) + " |"
+    table(results, labels, threads, 0, "median ms")
+    print("\nThe fastest run of each round, same rounds:\n")
+    table(results, labels, threads, 1, "fastest ms")
+
+
+def table(results, labels, threads, which, what):
+    """One Markdown table of statistic `which` (0: median, 1: fastest run) per engine and threads:
+    its range over the rounds and the best round's ratio to pplcnet's best round."""
+    head = "| engine | " + " | ".join(f"{t} thread{'s' if t > 1 else ''}: {what} (vs pplcnet)" for t in threads) + " |"
     print(head)
     print("|---" * (len(threads) + 1) + "|")
     for label in labels:
         cells = []
         for t in threads:
-            meds = results.get((label, t))
+            meds = [r[which] for r in results.get((label, t), [])]
             # bf16 engines (OpenVINO's default precision here) against pplcnet's bf16 build if run.
             base = "pplcnet bf16" if "default precision" in label and ("pplcnet bf16", t) in results else "pplcnet"
-            ours = results.get((base, t))
+            ours = [r[which] for r in results.get((base, t), [])]
             if not meds:
                 cells.append("n/a")
                 continue
@@ -150,7 +160,6 @@ def main():
             ratio = f" ({m / min(ours):.2f}x{' vs bf16' if base != 'pplcnet' else ''})" if ours and label != base else ""
             cells.append(spread + ratio)
         print(f"| {label} | " + " | ".join(cells) + " |")
-
 
 if __name__ == "__main__":
     main()
