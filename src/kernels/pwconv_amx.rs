@@ -14,10 +14,10 @@
 //! `bf16(w[16t + c][32s + 2r])` in its low half and `bf16(w[16t + c][32s + 2r + 1])` in its high
 //! half, zero past N and K, bf16 denormals as zero. The bias is padded to a multiple of 32.
 //!
-//! Rows past a 16-row tile: the last tile of a layer is moved back to end at the layer's last row
-//! (its first rows are recomputed, to the same bits, and stored once), so every tile reads real
-//! rows and the configuration stays one; layers of fewer than 16 pixels configure tiles of that
-//! many rows. What runs ([`amx::backend`]): the hardware; where AMX is missing or refused, the
+//! Rows: tiles of at most 16 rows, as few as cover the layer and evened out ([`tile_rows`]: 13 for
+//! the 49-pixel layers); when they do not divide the layer, the last tile is moved back to end at
+//! the layer's last row (its first rows are recomputed, to the same bits, and stored once), so every
+//! tile reads real rows and the configuration stays one per call. What runs ([`amx::backend`]): the hardware; where AMX is missing or refused, the
 //! bit-identical FMA fallback of `pwconv_amx/direct.rs` (no tiles); the scalar emulation in tests.
 
 use core::ops::Range;
@@ -55,8 +55,8 @@ pub const fn packed_len(k: usize, n: usize) -> usize {
     n.div_ceil(TILE_N) * k.div_ceil(TILE_K) * B_TILE_BYTES / 4
 }
 
-/// The configuration of every call: C and A tiles of `rows` rows (16, or the pixel count when
-/// smaller), B tiles of 16; all 64 bytes wide.
+/// The configuration of every call: C and A tiles of `rows` rows ([`tile_rows`]), B tiles of 16;
+/// all 64 bytes wide.
 pub fn config(rows: usize) -> Config {
     let r = rows as u8;
     Config {
@@ -72,10 +72,18 @@ struct RowTile {
     store: Range<usize>,
 }
 
-/// The row tiles storing `rows` of an `m`-pixel layer: 16 rows each (or `m` when smaller), the last
-/// moved back to end inside the layer.
+/// Rows per tile of an `m`-pixel layer: the fewest tiles of at most 16 rows, evened out. A 49-pixel
+/// layer (the 7x7 stage) gets 4 tiles of 13 rows, 52 rows of work, where 16-row tiles need the same
+/// 4 tiles (the last moved back to end at row 49) but 64 rows of work; layers of whole tiles (196,
+/// 784, ... pixels) keep 16.
+pub const fn tile_rows(m: usize) -> usize {
+    m.div_ceil(m.div_ceil(TILE_M))
+}
+
+/// The row tiles storing `rows` of an `m`-pixel layer: [`tile_rows`] rows each, the last moved back
+/// to end inside the layer.
 fn row_tiles(m: usize, rows: Range<usize>) -> impl Iterator<Item = RowTile> {
-    let h = m.min(TILE_M);
+    let h = tile_rows(m);
     let mut s = rows.start;
     core::iter::from_fn(move || {
         if s >= rows.end {
@@ -133,7 +141,7 @@ impl Layer<'_> {
     ) {
         let kw = row_words(self.k);
         let ksteps = kw * 2 / TILE_K;
-        let h = self.m.min(TILE_M);
+        let h = tile_rows(self.m);
         assert!(abuf.len() >= 2 * TILE_M * kw);
         t.configure(&config(h));
         let mut cbuf = [[0.0f32; TILE_M * TILE_N]; 4];
@@ -420,11 +428,11 @@ pub fn pwconv_amx_par<const M: usize, const K: usize, const N: usize, const DS: 
         };
         l.dispatch(act, r, 0..ntiles, d, at)
     };
-    // Whole 16-row tiles for the tile machines; anywhere for the FMA fallback (49 rows in two: 25
-    // and 24 rather than 32 and 17).
+    // Whole tiles for the tile machines (49 rows: 26 and 23, two tiles of 13 each); anywhere for
+    // the FMA fallback (25 and 24).
     let unit = match amx::backend() {
         Backend::Simd => 1,
-        _ => TILE_M,
+        _ => tile_rows(M),
     };
     let cut = |i, n| ((even_cut(M, i, n) + unit / 2) / unit * unit).min(M);
     run_split(team, dst, M, DS, cut, &f);

@@ -97,6 +97,18 @@ fn amx_models_match_onnxruntime_on_every_tile_machine() {
                 model.stem,
                 case.name
             );
+            // The tile machines' parallel split (at whole tiles) too.
+            amx::set_backend(Some(Backend::Emulated)).unwrap();
+            let pool = pplcnet::Parallel::new(2);
+            let par = pool.with_team(|team| (model.run_parallel)(&case.input, team));
+            amx::set_backend(None).unwrap();
+            assert_eq!(
+                bits(&par),
+                bits(&emu),
+                "{} / {}: emulated, 2 threads",
+                model.stem,
+                case.name
+            );
             if hw == Support::Available {
                 let got = run_on(Backend::Hardware, model.run, &case.input);
                 bf16_bound::check(model.stem, &case.name, &got, &case.expected);

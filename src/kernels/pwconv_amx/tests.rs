@@ -219,8 +219,12 @@ fn row_tiles_cover_each_row_once_inside_the_layer() {
     for m in [1, 5, 16, 17, 31, 32, 49, 196] {
         for (a, b) in [(0, m), (0, m / 2), (m / 2, m), (m / 3, m - m / 3)] {
             let mut seen = vec![0; m];
+            let h = tile_rows(m);
+            assert!(
+                h <= TILE_M && m.div_ceil(h) == m.div_ceil(TILE_M),
+                "m {m}: {h} rows"
+            );
             for t in row_tiles(m, a..b) {
-                let h = m.min(TILE_M);
                 assert!(t.start + h <= m && t.start <= t.store.start && t.store.end <= t.start + h);
                 for r in t.store {
                     seen[r] += 1;
