@@ -303,9 +303,17 @@ fn l2_bytes() -> Option<usize> {
         if read("level")?.trim() != "2" || read("type")?.trim() == "Instruction" {
             return None;
         }
+        // "512K" (Linux writes KiB; accept "2M" too).
         let size = read("size")?;
-        let kib = size.trim().strip_suffix('K')?.parse::<usize>().ok()?;
-        Some(kib << 10)
+        let size = size.trim();
+        match size.strip_suffix('K') {
+            Some(kib) => kib.parse::<usize>().ok().map(|k| k << 10),
+            None => size
+                .strip_suffix('M')?
+                .parse::<usize>()
+                .ok()
+                .map(|m| m << 20),
+        }
     })
 }
 
