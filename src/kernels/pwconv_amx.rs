@@ -16,9 +16,10 @@
 //!
 //! Rows: tiles of at most 16 rows, as few as cover the layer and evened out ([`tile_rows`]: 13 for
 //! the 49-pixel layers); when they do not divide the layer, the last tile is moved back to end at
-//! the layer's last row (its first rows are recomputed, to the same bits, and stored once), so every
-//! tile reads real rows and the configuration stays one per call. What runs ([`amx::backend`]): the hardware; where AMX is missing or refused, the
-//! bit-identical FMA fallback of `pwconv_amx/direct.rs` (no tiles); the scalar emulation in tests.
+//! the layer's last row (its first rows are recomputed, to the same bits, and stored once), so
+//! every tile reads real rows and the configuration stays one per call. What runs
+//! ([`amx::backend`]): the hardware; where AMX is missing or refused, the bit-identical FMA
+//! fallback of `pwconv_amx/direct.rs` (no tiles); the scalar emulation in tests.
 
 use core::ops::Range;
 
@@ -363,10 +364,9 @@ pub fn pwconv_amx<const M: usize, const K: usize, const N: usize, const DS: usiz
 
 /// Rows `rows` of [`pwconv_amx`] (no residual, no scale) from a band of input pixels: `src` holds
 /// whole input pixels starting at pixel `src_row0` (at least `rows`), `dst` just the output rows.
-/// For row-banded execution (see `pplcnet-codegen`'s `band`): the band is a layer of its own (its
-/// last tile moved back inside it, tiles of fewer rows when it has fewer than 16 pixels), with the
-/// same results as [`pwconv_amx`] (each output depends only on its row, its column and the K
-/// order).
+/// For row-banded execution (see `pplcnet-codegen`'s `band`): the band is a layer of its own
+/// ([`tile_rows`] of its pixel count, the last tile moved back inside it), with the same results
+/// as [`pwconv_amx`] (each output depends only on its row, its column and the K order).
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub fn pwconv_amx_band<const M: usize, const K: usize, const N: usize, const DS: usize>(
@@ -378,8 +378,11 @@ pub fn pwconv_amx_band<const M: usize, const K: usize, const N: usize, const DS:
     rows: Range<usize>,
     dst: &mut [f32],
 ) {
-    assert!(src_row0 <= rows.start && rows.start < rows.end && rows.end <= M);
+    assert!(src_row0 <= rows.start && rows.start <= rows.end && rows.end <= M);
     assert!(src.len() % K == 0 && (rows.end - src_row0) * K <= src.len());
+    if rows.is_empty() {
+        return;
+    }
     let band = &src[(rows.start - src_row0) * K..(rows.end - src_row0) * K];
     let l = layer::<M, K, N, DS>(rows.len(), band, None, w, bias, None);
     assert!(dst.len() == rows.len() * DS);

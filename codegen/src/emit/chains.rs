@@ -129,8 +129,8 @@ pub(super) fn find_chains(g: &Graph, layers: &[LoweredLayer]) -> Vec<Chain> {
             }
         }
         // Only chains with a pointwise conv: its (wider) output is the value worth keeping out of
-        // memory. The bf16 build's stem + depthwise pair alone (its pointwise convs have no band
-        // calls) measured no faster.
+        // memory. The AVX512_BF16 build's stem + depthwise pair alone (its pointwise convs have no
+        // band calls) measured no faster.
         let pointwise = (a..b).any(|l| {
             let band = layers[l].2.band.as_ref();
             band.is_some_and(|c| matches!(c.kind, BandKind::Pointwise { .. }))

@@ -16,7 +16,7 @@ const PREFETCH_MACS_PER_BYTE: u64 = 10;
 const PREFETCH_MIN_L2: usize = 1 << 20;
 
 /// Whether hosts prefetch later layers for `target`: unless its L2 is known to be too small.
-pub(crate) fn prefetches_ahead(target: Target) -> bool {
+fn prefetches_ahead(target: Target) -> bool {
     target.l2_bytes.is_none_or(|b| b >= PREFETCH_MIN_L2)
 }
 

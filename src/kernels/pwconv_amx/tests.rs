@@ -293,13 +293,14 @@ fn bands_are_bit_identical_to_the_whole_layer() {
         let mut whole = vec![0.0; M * DS];
         pwconv_amx::<M, K, N, DS>(&c.src, None, &c.packed, &c.bias, Relu, None, &mut whole);
         // Bands under, at and over a tile, from the first pixel or inside the window, the last
-        // ending at the layer's end.
+        // ending at the layer's end, and an empty one.
         for (row0, rows) in [
             (0, 0..5),
             (0, 3..19),
             (2, 5..45),
             (10, 16..32),
             (M - 7, M - 7..M),
+            (4, 4..4),
         ] {
             let src = &c.src[row0 * K..];
             let mut got = vec![f32::NAN; rows.len() * DS];
